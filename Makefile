@@ -1,0 +1,52 @@
+# The two commands of the README: `make run` and `make test`. Everything else is a helper of theirs.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8000
+export DJANGO_SETTINGS_MODULE ?= healthmentor.settings
+
+.PHONY: run test install lint lock check-deploy seed clean compose-config
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check uv
+
+$(STAMP): requirements.lock | $(BIN)/python
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Re-pin requirements.lock from pyproject.toml (run after changing dependencies).
+lock: | $(BIN)/python
+	$(BIN)/uv pip compile --quiet --python-version 3.11 --extra dev pyproject.toml -o requirements.lock
+
+# Laptop mode: SQLite, embedded defaults, demo data, web + a real Celery worker + beat.
+run: export DJANGO_DEBUG ?= true
+run: $(STAMP)
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py devserver --port $(PORT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/lint-imports
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+check-deploy: $(STAMP)
+	DJANGO_DEBUG=false DJANGO_SECRET_KEY=$$($(BIN)/python -c 'import secrets;print(secrets.token_urlsafe(64))') \
+	PHI_ENCRYPTION_KEYS=$$($(BIN)/python -c 'import base64,os;print(base64.urlsafe_b64encode(os.urandom(32)).decode())') \
+	PHI_BLIND_INDEX_KEY=$$($(BIN)/python -c 'import secrets;print(secrets.token_urlsafe(32))') \
+	DJANGO_ALLOWED_HOSTS=portal.example.org \
+	$(BIN)/python manage.py check --deploy --fail-level WARNING
+
+compose-config:
+	docker compose config --quiet
+
+clean:
+	rm -rf $(VENV) var db.sqlite3

@@ -1,0 +1,55 @@
+"""Sign-ins, sign-outs, failed sign-ins and lockouts go to the audit trail."""
+
+from typing import Any
+
+from axes.signals import user_locked_out
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.dispatch import receiver
+from django.http import HttpRequest
+
+from accounts.audit import audit_record, client_ip
+from accounts.models import AuditAction, AuditOutcome, User
+
+
+def _ip(request: HttpRequest | None) -> str | None:
+    return client_ip(request) if request is not None else None
+
+
+@receiver(user_logged_in)
+def _logged_in(sender: Any, request: HttpRequest | None, user: User, **_: Any) -> None:
+    audit_record(actor=user, action=AuditAction.LOGIN, obj=user, ip=_ip(request))
+
+
+@receiver(user_logged_out)
+def _logged_out(sender: Any, request: HttpRequest | None, user: User | None, **_: Any) -> None:
+    if user is not None:
+        audit_record(actor=user, action=AuditAction.LOGOUT, obj=user, ip=_ip(request))
+
+
+@receiver(user_login_failed)
+def _login_failed(
+    sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **_: Any
+) -> None:
+    # The attempted login is a staff email address, never a password (Django masks it anyway).
+    audit_record(
+        actor=None,
+        action=AuditAction.LOGIN_FAILED,
+        object_type="accounts.user",
+        ip=_ip(request),
+        outcome=AuditOutcome.FAILURE,
+        detail={"username": str(credentials.get("username", ""))[:254]},
+    )
+
+
+@receiver(user_locked_out)
+def _locked_out(
+    sender: Any, request: HttpRequest | None, username: str | None, ip_address: str | None, **_: Any
+) -> None:
+    audit_record(
+        actor=None,
+        action=AuditAction.LOCKOUT,
+        object_type="accounts.user",
+        ip=ip_address,
+        outcome=AuditOutcome.DENIED,
+        detail={"username": (username or "")[:254]},
+    )

@@ -1,0 +1,20 @@
+"""Wires the apps' urls. The web pages, the API under /api/v1/, its schema and docs, health probes."""
+
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from healthmentor import health
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="patients:list", permanent=False)),
+    path("accounts/", include("accounts.urls")),
+    path("patients/", include("patients.urls")),
+    path("api/v1/", include("patients.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("health/live", health.live, name="health-live"),
+    path("health/ready", health.ready, name="health-ready"),
+    path("admin/", admin.site.urls),
+]
