@@ -1,8 +1,8 @@
 """Settings, read from the environment (see .env.example). Safe by default.
 
-With nothing set and DJANGO_DEBUG=true it runs on SQLite with embedded defaults (a laptop); with
-DATABASE_URL and CELERY_BROKER_URL it uses PostgreSQL and Redis. Without DJANGO_DEBUG=true it refuses to
-start unless every secret is set and none is a development default.
+With nothing set and DJANGO_DEBUG=true it runs on SQLite with embedded defaults (a laptop);
+with DATABASE_URL and CELERY_BROKER_URL it uses PostgreSQL and Redis. Without DJANGO_DEBUG=true
+it refuses to start unless every secret is set and none is a development default.
 """
 
 from datetime import timedelta
@@ -21,7 +21,7 @@ env = environ.Env()
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 
 # Development-only secrets: accepted when DJANGO_DEBUG=true, refused otherwise.
-DEV_SECRET_KEY = "dev-only-secret-key-not-for-production-8f3c1e0b7a9d4c2e6b5a1f0e9d8c7b6a5"
+DEV_SECRET_KEY = "dev-only-secret-key-not-for-production-8f3c1e0b7a9d4c2e6b5a1f0e9d8c7b6a5"  # noqa: S105
 DEV_PHI_ENCRYPTION_KEY = "ZGV2LW9ubHktcGhpLWtleS1ub3QtZm9yLXByb2R1Y3Q="  # base64 of 32 bytes
 DEV_PHI_BLIND_INDEX_KEY = "dev-only-blind-index-key-not-for-production"
 
@@ -32,7 +32,8 @@ def _secret(name: str, dev_default: str) -> str:
         return value or dev_default
     if not value or dev_default in value:
         raise ImproperlyConfigured(
-            f"Set {name} to a real secret (development defaults are refused unless DJANGO_DEBUG=true)."
+            f"Set {name} to a real secret "
+            "(development defaults are refused unless DJANGO_DEBUG=true)."
         )
     return value
 
@@ -43,7 +44,9 @@ if not DEBUG and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure
 
 # PHI encryption keys, newest first; older ones still decrypt until `rotate_phi_key` has run.
 PHI_ENCRYPTION_KEYS = [
-    k.strip() for k in _secret("PHI_ENCRYPTION_KEYS", DEV_PHI_ENCRYPTION_KEY).split(",") if k.strip()
+    key.strip()
+    for key in _secret("PHI_ENCRYPTION_KEYS", DEV_PHI_ENCRYPTION_KEY).split(",")
+    if key.strip()
 ]
 # Key of the blind indexes (HMAC of normalized MRN and names) used for exact-match search.
 PHI_BLIND_INDEX_KEY = _secret("PHI_BLIND_INDEX_KEY", DEV_PHI_BLIND_INDEX_KEY)

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 os.environ.setdefault("DJANGO_DEBUG", "false")
-os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key-" + "x7Q2r9Lk3Vb8Nw1Zc5Tf0Hy4Jm6Pd2Sg")
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key-" + "x7Q2r9Lk3Vb8Nw1Zc5Tf0Hy4Jm6Pd2Sg" * 2)
 # Two real Fernet keys for tests; rotation tests override PHI_ENCRYPTION_KEYS themselves.
 os.environ.setdefault("PHI_ENCRYPTION_KEYS", "dGVzdC1waGkta2V5LWEtMzItYnl0ZXMtbG9uZy0wMDE=")
 os.environ.setdefault("PHI_BLIND_INDEX_KEY", "test-blind-index-key")
@@ -20,9 +20,9 @@ if not os.environ.get("CELERY_BROKER_URL"):
 _RUN_DIR = Path(tempfile.mkdtemp(prefix="healthmentor-test-"))
 os.environ.setdefault("MEDIA_ROOT", str(_RUN_DIR / "media"))
 
+from healthmentor.broker import filesystem_transport_options  # noqa: E402
 from healthmentor.settings import *  # noqa: E402, F403
 from healthmentor.settings import DATABASES, VAR_DIR  # noqa: E402
-from healthmentor.broker import filesystem_transport_options  # noqa: E402
 
 TEST_RUN_DIR = _RUN_DIR
 if CELERY_BROKER_URL.startswith("filesystem://"):  # noqa: F405

@@ -1,4 +1,4 @@
-"""Wires the apps' urls. The web pages, the API under /api/v1/, its schema and docs, health probes."""
+"""Wires the apps' urls: web pages, the API under /api/v1/ with its schema and docs, health."""
 
 from django.contrib import admin
 from django.urls import include, path
