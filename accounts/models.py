@@ -83,6 +83,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     def is_awaiting_approval(self) -> bool:
         return self.approved_at is None and not self.is_active
 
+    @property
+    def must_use_two_factor(self) -> bool:
+        """Anyone who can administer the portal or Django admin works only with a second factor."""
+        return self.is_superuser or self.is_staff or self.role == Role.ADMIN
+
 
 class Invitation(models.Model):
     """An admin's invitation by email link. Only the SHA-256 of the token is stored."""

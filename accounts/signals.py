@@ -31,13 +31,16 @@ def _login_failed(
     sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **_: Any
 ) -> None:
     # The attempted login is a staff email address, never a password (Django masks it anyway).
+    detail = {"username": str(credentials.get("username", ""))[:254]}
+    if credentials.get("step"):  # a wrong second-factor code, after a correct password
+        detail["step"] = str(credentials["step"])[:40]
     audit_record(
         actor=None,
         action=AuditAction.LOGIN_FAILED,
         object_type="accounts.user",
         ip=_ip(request),
         outcome=AuditOutcome.FAILURE,
-        detail={"username": str(credentials.get("username", ""))[:254]},
+        detail=detail,
     )
 
 

@@ -1,4 +1,22 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from accounts.views import auth, profile, registration
 
 app_name = "accounts"
-urlpatterns: list = []
+urlpatterns = [
+    path("login/", auth.login_view, name="login"),
+    path("login/code/", auth.login_otp_view, name="login_otp"),
+    path("logout/", auth.logout_view, name="logout"),
+    path("register/", registration.register_view, name="register"),
+    path("profile/", profile.profile_view, name="profile"),
+    path("profile/2fa/enrol/", profile.otp_enroll_view, name="otp_enroll"),
+    path("profile/2fa/disable/", profile.otp_disable_view, name="otp_disable"),
+    path("profile/2fa/backup-codes/", profile.backup_codes_view, name="backup_codes"),
+    path("profile/api-token/", profile.api_token_create_view, name="api_token_create"),
+    path("profile/api-token/revoke/", profile.api_token_revoke_view, name="api_token_revoke"),
+    path("invite/", registration.invite_create_view, name="invite_create"),
+    path("invite/<str:token>/", registration.invite_accept_view, name="invite_accept"),
+    path("pending/", registration.pending_users_view, name="pending_users"),
+    path("users/<uuid:public_id>/approve/", registration.user_approve_view, name="user_approve"),
+    path("users/<uuid:public_id>/reject/", registration.user_reject_view, name="user_reject"),
+]

@@ -94,3 +94,65 @@ _patient_seq = _counter()
 
 
 _team_seq = _counter()
+
+
+class PendingUserFactory(UserFactory):
+    """A self-registered user that no administrator has approved yet."""
+
+    is_active = False
+    approved_at: Any = None
+
+
+class SuperuserFactory(AdminFactory):
+    is_superuser = True
+
+
+class TOTPDeviceFactory(factory.django.DjangoModelFactory):
+    """A confirmed authenticator-app device; `django_otp.oath.totp(device.bin_key)` is its code."""
+
+    class Meta:
+        model = "otp_totp.TOTPDevice"
+
+    user = factory.SubFactory(ClinicianFactory)
+    name = "Authenticator app"
+    confirmed = True
+
+
+# --- record entries (API tests) -----------------------------------------------------------------
+
+# A valid payload of each kind of record entry, keyed by its segment of the API's URL.
+RECORD_ENTRY_EXAMPLES: dict[str, dict[str, Any]] = {
+    "observations": {
+        "code": "8480-6",
+        "value": 128.0,
+        "unit": "mm[Hg]",
+        "effective_at": "2024-05-01T09:30:00Z",
+    },
+    "conditions": {"code": "I10", "display": "Essential hypertension", "onset_date": "2019-03-01"},
+    "medications": {
+        "name": "Metformin",
+        "dose": "500.000",
+        "dose_unit": "mg",
+        "frequency": "twice daily",
+        "start_date": "2021-01-04",
+    },
+    "allergies": {"substance": "Penicillin", "reaction": "Rash", "severity": "moderate"},
+    "lifestyle": {"assessed_on": "2024-01-15", "smoking": "former", "pack_years": 12.5},
+    "family-history": {"relation": "mother", "condition_display": "Breast cancer", "onset_age": 52},
+    "genetic-markers": {"gene": "BRCA1", "variant": "c.68_69del", "zygosity": "heterozygous"},
+}
+
+
+def record_entry_make(kind: str, *, patient: Any, by: User | None = None, **overrides: Any) -> Any:
+    """An entry of `kind` (a key of RECORD_ENTRY_EXAMPLES) added through its service."""
+    from rest_framework import serializers
+
+    from patients.apis import RECORD_KINDS
+
+    record_kind = RECORD_KINDS[kind]
+    data = record_kind.create_in(data={**RECORD_ENTRY_EXAMPLES[kind], **overrides})
+    try:
+        data.is_valid(raise_exception=True)
+    except serializers.ValidationError as exc:
+        raise ValueError(f"bad {kind} example: {exc.detail}") from exc
+    return record_kind.add(by=by, patient=patient, **data.validated_data)

@@ -1,12 +1,11 @@
-"""Writes of the accounts app: roles and their groups."""
+"""Roles: one auth Group per role, and moving a user between roles."""
 
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
-from accounts.models import Role, User
+from accounts.audit import audit_record
+from accounts.models import AuditAction, Role, User
 
-# Model-level permissions of each role, as "app_label.codename". Seeing a patient is never a
-# model-level permission: it comes from the care team (object permissions), or from being admin.
 _RECORD_MODELS = (
     "condition",
     "medication",
@@ -19,6 +18,7 @@ _RECORD_MODELS = (
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     Role.CLINICIAN: (
         "patients.add_patient",
+        "patients.change_patient",  # demographics; still only on their teams' patients
         *(f"patients.{verb}_{m}" for m in _RECORD_MODELS for verb in ("add", "change")),
     ),
     Role.NURSE: (
@@ -72,4 +72,35 @@ def user_set_role(*, user: User, role: Role | str) -> User:
     if user.role != role:
         user.role = role
         user.save(update_fields=["role"])
+    return user
+
+
+@transaction.atomic
+def user_change_role(
+    *, user: User, role: Role | str, by: User | None, ip: str | None = None
+) -> User:
+    """Move `user` to `role` (field and Group, through `user_set_role`) and audit who did it."""
+    previous = user.role
+    user_set_role(user=user, role=role)
+    if previous != user.role:
+        audit_record(
+            actor=by,
+            action=AuditAction.UPDATE,
+            obj=user,
+            ip=ip,
+            detail={"change": "role", "from": str(previous), "to": str(user.role)},
+        )
+    return user
+
+
+@transaction.atomic
+def user_update_profile(*, user: User, full_name: str, ip: str | None = None) -> User:
+    """A user corrects their own display name."""
+    full_name = full_name.strip()
+    if full_name != user.full_name:
+        user.full_name = full_name
+        user.save(update_fields=["full_name"])
+        audit_record(
+            actor=user, action=AuditAction.UPDATE, obj=user, ip=ip, detail={"fields": ["full_name"]}
+        )
     return user

@@ -1,0 +1,37 @@
+"""API tokens (DRF authtoken): one per user, its key shown once when issued."""
+
+from django.db import transaction
+from rest_framework.authtoken.models import Token
+
+from accounts.audit import audit_record
+from accounts.models import AuditAction, User
+
+
+@transaction.atomic
+def api_token_create(*, user: User, ip: str | None = None) -> str:
+    """Issue the user's API token, replacing any previous one; the key is returned to show once."""
+    replaced, _ = Token.objects.filter(user=user).delete()
+    token = Token.objects.create(user=user)
+    audit_record(
+        actor=user,
+        action=AuditAction.CREATE,
+        obj=user,
+        ip=ip,
+        detail={"change": "api_token_created", "replaced": bool(replaced)},
+    )
+    return token.key
+
+
+@transaction.atomic
+def api_token_revoke(*, user: User, ip: str | None = None) -> bool:
+    """Delete the user's API token; False when there was none."""
+    deleted, _ = Token.objects.filter(user=user).delete()
+    if deleted:
+        audit_record(
+            actor=user,
+            action=AuditAction.DELETE,
+            obj=user,
+            ip=ip,
+            detail={"change": "api_token_revoked"},
+        )
+    return bool(deleted)

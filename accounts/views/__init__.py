@@ -1,0 +1,1 @@
+"""The accounts pages: signing in and out, profile and second factor, joining and approval."""

@@ -1,0 +1,1 @@
+"""Fixtures of the accounts tests (shared ones live in tests/conftest.py)."""
