@@ -78,7 +78,7 @@ class PhiEncryptedMixin(EncryptedMixin):
 
     def deconstruct(self) -> tuple[str, str, Sequence[Any], dict[str, Any]]:
         # The base field's own arguments (max_length, choices) under this class's path.
-        name, _, args, kwargs = self.base_class.deconstruct(self)  # type: ignore[attr-defined]
+        name, _, args, kwargs = self.base_class.deconstruct(self)
         return name, f"{type(self).__module__}.{type(self).__qualname__}", args, kwargs
 
     def clone(self) -> "PhiEncryptedMixin":
@@ -86,22 +86,22 @@ class PhiEncryptedMixin(EncryptedMixin):
         return type(self)(*args, **kwargs)
 
 
-class EncryptedCharField(PhiEncryptedMixin, models.CharField):  # type: ignore[misc]
+class EncryptedCharField(PhiEncryptedMixin, models.CharField):
     base_class = models.CharField
     wasinstance = True
 
 
-class EncryptedTextField(PhiEncryptedMixin, models.TextField):  # type: ignore[misc]
+class EncryptedTextField(PhiEncryptedMixin, models.TextField):
     base_class = models.TextField
     wasinstance = True
 
 
-class EncryptedDateField(PhiEncryptedMixin, models.DateField):  # type: ignore[misc]
+class EncryptedDateField(PhiEncryptedMixin, models.DateField):
     base_class = models.DateField
     wasinstance = True
 
 
-class EncryptedEmailField(PhiEncryptedMixin, models.EmailField):  # type: ignore[misc]
+class EncryptedEmailField(PhiEncryptedMixin, models.EmailField):
     base_class = models.EmailField
     wasinstance = True
 

@@ -9,6 +9,7 @@ alone never opens every record.
 import datetime as dt
 import uuid
 from dataclasses import dataclass
+from typing import TypeVar
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
@@ -16,9 +17,11 @@ from guardian.shortcuts import get_objects_for_user
 
 from accounts.audit import audit_record
 from accounts.models import AuditAction, AuditOutcome, Role, User
+from patients.catalog import OBSERVATION_TYPES
 from patients.crypto import blind_index
 from patients.models import (
     Allergy,
+    CareTeam,
     Condition,
     FamilyHistory,
     GeneticMarker,
@@ -26,7 +29,17 @@ from patients.models import (
     Medication,
     Observation,
     Patient,
+    RecordEntry,
 )
+
+
+def user_may_edit_demographics(*, user: User, patient: Patient) -> bool:
+    """Demographics are edited by roles allowed to (clinicians, admins), and, but for admins, only
+    on their own teams' patients: both the role's model permission and the team's object grant."""
+    return user.is_portal_admin or (
+        user.has_perm("patients.change_patient")
+        and user.has_perm("patients.change_patient", patient)
+    )
 
 
 def patients_visible_to(*, user: User) -> QuerySet[Patient]:
@@ -170,3 +183,221 @@ def patient_timeline(*, patient: Patient, limit: int = 500) -> list[TimelineItem
         )
     items.sort(key=lambda item: item.at, reverse=True)
     return items[:limit]
+
+
+# --- pages ------------------------------------------------------------------------------------
+
+# Typical adult reference intervals in each code's canonical unit, for flagging a result on the
+# record page. Not the laboratory's own interval (that is not stored yet), so the page says
+# "typical"; the catalog's plausible ranges, by contrast, are limits of what can be entered.
+TYPICAL_REFERENCE: dict[str, tuple[float | None, float | None]] = {
+    "8480-6": (90, 139),
+    "8462-4": (60, 89),
+    "8867-4": (60, 100),
+    "9279-1": (12, 20),
+    "59408-5": (95, 100),
+    "8310-5": (36.0, 37.5),
+    "39156-5": (18.5, 24.9),
+    "2345-7": (70, 99),
+    "4548-4": (4.0, 5.6),
+    "2093-3": (None, 199),
+    "2085-9": (40, None),
+    "13457-7": (None, 129),
+    "2089-1": (None, 129),
+    "2571-8": (None, 149),
+    "2160-0": (0.6, 1.3),
+    "33914-3": (60, None),
+    "2823-3": (3.5, 5.0),
+    "2951-2": (135, 145),
+    "718-7": (12.0, 17.5),
+    "6690-2": (4.0, 11.0),
+    "777-3": (150, 450),
+    "1742-6": (None, 56),
+    "1988-5": (None, 10),
+    "33762-6": (None, 125),
+}
+
+
+@dataclass(frozen=True)
+class LatestObservation:
+    """The newest result of one code, with how it compares with the typical reference."""
+
+    observation: Observation
+    category: str
+    flag: str  # "low", "high" or "" (within the typical reference, or none known)
+    reference: str  # e.g. "60-100" (an en dash), "≥ 60", "≤ 199"; "" when none is known
+
+
+@dataclass(frozen=True)
+class PatientRecord:
+    """What the record page shows of one patient, each part already in display order."""
+
+    vitals: list[LatestObservation]
+    labs: list[LatestObservation]
+    conditions_active: list[Condition]
+    conditions_resolved: list[Condition]
+    medications_active: list[Medication]
+    medications_stopped: list[Medication]
+    allergies: list[Allergy]
+    lifestyle: LifestyleAssessment | None
+    family_history: list[FamilyHistory]
+    genetic_markers: list[GeneticMarker]
+    timeline: list[TimelineItem]
+    timeline_limit: int
+
+
+@dataclass(frozen=True)
+class RecordPermissions:
+    """What a user may do to a record they can see: edit demographics, add entries by kind."""
+
+    can_edit: bool
+    can_add: dict[str, bool]
+
+
+RECORD_ENTRY_PERMS: dict[str, str] = {
+    "observation": "patients.add_observation",
+    "condition": "patients.add_condition",
+    "medication": "patients.add_medication",
+    "allergy": "patients.add_allergy",
+    "lifestyle": "patients.add_lifestyleassessment",
+    "family_history": "patients.add_familyhistory",
+    "genetic_marker": "patients.add_geneticmarker",
+}
+
+
+def _reference(code: str, value: float) -> tuple[str, str]:
+    low, high = TYPICAL_REFERENCE.get(code, (None, None))
+    if low is None and high is None:
+        return "", ""
+    if low is not None and high is not None:
+        text = f"{low:g}–{high:g}"  # noqa: RUF001 (an en dash between numbers)
+    elif low is not None:
+        text = f"≥ {low:g}"
+    else:
+        text = f"≤ {high:g}"
+    if low is not None and value < low:
+        return "low", text
+    if high is not None and value > high:
+        return "high", text
+    return "", text
+
+
+def latest_observations_flagged(*, patient: Patient) -> list[LatestObservation]:
+    """The newest result of each code in catalog order, flagged against TYPICAL_REFERENCE."""
+    latest = observations_latest(patient=patient)
+    order = {code: n for n, code in enumerate(OBSERVATION_TYPES)}
+    rows = []
+    for code in sorted(latest, key=lambda c: order.get(c, len(order))):
+        obs = latest[code]
+        kind = OBSERVATION_TYPES.get(code)
+        flag, reference = _reference(code, obs.value)
+        rows.append(
+            LatestObservation(obs, kind.category if kind else "laboratory", flag, reference)
+        )
+    return rows
+
+
+def patient_record(*, patient: Patient, timeline_limit: int = 200) -> PatientRecord:
+    """Everything the record page shows; the caller has already checked access."""
+    latest = latest_observations_flagged(patient=patient)
+    conditions = list(patient.conditions.all())
+    medications = list(patient.medications.all())
+    return PatientRecord(
+        vitals=[row for row in latest if row.category == "vital-signs"],
+        labs=[row for row in latest if row.category != "vital-signs"],
+        conditions_active=[c for c in conditions if c.status == Condition.Status.ACTIVE],
+        conditions_resolved=[c for c in conditions if c.status != Condition.Status.ACTIVE],
+        medications_active=[m for m in medications if m.status == Medication.Status.ACTIVE],
+        medications_stopped=[m for m in medications if m.status != Medication.Status.ACTIVE],
+        allergies=list(patient.allergys.all()),
+        lifestyle=patient.lifestyleassessments.order_by("-assessed_on", "-recorded_at").first(),
+        family_history=list(patient.familyhistorys.all()),
+        genetic_markers=list(patient.geneticmarkers.all()),
+        timeline=patient_timeline(patient=patient, limit=timeline_limit),
+        timeline_limit=timeline_limit,
+    )
+
+
+def _role_allows(user: User, perm: str) -> bool:
+    return user.is_portal_admin or user.has_perm(perm)
+
+
+def record_permissions(*, user: User, patient: Patient) -> RecordPermissions:
+    """The actions to offer on a record the user can already see (the services check again)."""
+    return RecordPermissions(
+        can_edit=user_may_edit_demographics(user=user, patient=patient),
+        can_add={kind: _role_allows(user, perm) for kind, perm in RECORD_ENTRY_PERMS.items()},
+    )
+
+
+def user_may_add_patient(*, user: User) -> bool:
+    return user.role != Role.RESEARCHER and _role_allows(user, "patients.add_patient")
+
+
+def patient_list_for_user(*, user: User, query: str = "") -> QuerySet[Patient]:
+    """`patient_search` in a stable order (newest first), care teams fetched for the list."""
+    return (
+        patient_search(user=user, query=query)
+        .order_by("-created_at", "-pk")
+        .prefetch_related("care_teams")
+    )
+
+
+def care_teams_for_user(*, user: User) -> QuerySet[CareTeam]:
+    """Teams a user may place a new patient in: their own teams; admins, any team."""
+    if user.is_portal_admin:
+        return CareTeam.objects.all()
+    return CareTeam.objects.filter(group__user=user)
+
+
+# --- API --------------------------------------------------------------------------------------
+
+E = TypeVar("E", bound=RecordEntry)
+
+
+def patient_search_exact(*, user: User, mrn: str = "", name: str = "") -> QuerySet[Patient]:
+    """Patients `user` may see whose MRN is `mrn` and whose full name ("given family") or family
+    name is `name`: `patient_search` narrowed to the index asked about, so an MRN never matches a
+    name. An empty argument does not filter; one that normalizes to nothing ("--") matches no
+    patient."""
+    indexes = {
+        "mrn": blind_index(mrn, purpose="mrn"),
+        "name": blind_index(name, purpose="name"),
+        "family_name": blind_index(name, purpose="family_name"),
+    }
+    if (mrn and not indexes["mrn"]) or (name and not indexes["name"]):
+        return Patient.objects.none()
+    patients = patient_search(user=user, query=mrn or name)
+    if mrn:
+        patients = patients.filter(mrn_index=indexes["mrn"])
+    if name:
+        patients = patients.filter(
+            Q(name_index=indexes["name"]) | Q(family_name_index=indexes["family_name"])
+        )
+    return patients
+
+
+def patients_of_sex(*, patients: QuerySet[Patient], sex: str) -> QuerySet[Patient]:
+    """`patients` narrowed to one sex. The column is encrypted, so every row of `patients` is
+    decrypted here: narrow the queryset first (a care team's list is hundreds of rows)."""
+    rows = patients.order_by().only("pk", "sex")
+    return patients.filter(pk__in=[row.pk for row in rows if row.sex == sex])
+
+
+def record_entries(*, patient: Patient, model: type[E]) -> QuerySet[E]:
+    """A patient's entries of one kind in the model's order, ties broken by id (stable pages)."""
+    ordering = [*(model._meta.ordering or []), "pk"]
+    return (
+        model._default_manager.filter(patient=patient)
+        .select_related("recorded_by")
+        .order_by(*ordering)
+    )
+
+
+def record_entry_get(*, patient: Patient, model: type[E], public_id: uuid.UUID | str) -> E:
+    """One entry of `patient`'s record; Http404 if it is not this patient's (or does not exist).
+    The caller has already checked access to the patient."""
+    try:
+        return record_entries(patient=patient, model=model).get(public_id=uuid.UUID(str(public_id)))
+    except (model.DoesNotExist, ValueError):
+        raise Http404("No such entry in this patient's record.") from None

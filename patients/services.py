@@ -32,6 +32,7 @@ from patients.models import (
     RecordEntry,
     Source,
 )
+from patients.selectors import user_may_edit_demographics
 
 PATIENT_OBJECT_PERMS = ("patients.view_patient", "patients.change_patient")
 PATIENT_EDITABLE_FIELDS = (
@@ -127,6 +128,11 @@ def _validate_patient(patient: Patient) -> None:
             errors["date_of_birth"] = ["The date of birth cannot be in the future."]
         elif dob < dt.date(1890, 1, 1):
             errors["date_of_birth"] = ["Enter a date of birth after 1890."]
+    # Without a letter or digit the blind index is empty: such a patient would match any search
+    # made of punctuation, and a second such MRN would hit the unique index, not this check.
+    for name, index in (("mrn", patient.mrn_index), ("family_name", patient.family_name_index)):
+        if name not in errors and not index:
+            errors[name] = ["Enter at least one letter or digit."]
     if "mrn" not in errors and patient.mrn_index:
         clash = Patient.objects.filter(mrn_index=patient.mrn_index).exclude(pk=patient.pk)
         if clash.exists():
@@ -180,9 +186,7 @@ def patient_update(*, by: User | None, patient: Patient, **fields: Any) -> Patie
     unknown = set(fields) - set(PATIENT_EDITABLE_FIELDS)
     if unknown:
         raise ValidationError({name: ["This field cannot be changed."] for name in unknown})
-    if by is not None and not (
-        by.is_portal_admin or by.has_perm("patients.change_patient", patient)
-    ):
+    if by is not None and not user_may_edit_demographics(user=by, patient=patient):
         raise PermissionDenied("You may not edit this patient.")
     changed = []
     for name, value in fields.items():
@@ -337,3 +341,11 @@ def family_history_add(*, by: User | None, patient: Patient, **fields: Any) -> F
 @transaction.atomic
 def genetic_marker_add(*, by: User | None, patient: Patient, **fields: Any) -> GeneticMarker:
     return _entry_create(GeneticMarker, by=by, patient=patient, **fields)
+
+
+def patient_check(*, patient: Patient) -> None:
+    """Raise the ValidationError (field by field) that patient_create/patient_update would raise
+    for `patient` as it stands, writing nothing. For forms that edit an instance in place (Django
+    admin), so that their errors appear on the form. Sets the instance's blind indexes."""
+    _set_indexes(patient)
+    _validate_patient(patient)

@@ -1,4 +1,32 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from patients import views
 
 app_name = "patients"
-urlpatterns: list = []
+
+# Record entries: URL segment -> kind in views.ENTRY_KINDS (url name "<kind>_add").
+_ENTRY_SEGMENTS = {
+    "observations": "observation",
+    "conditions": "condition",
+    "medications": "medication",
+    "allergies": "allergy",
+    "lifestyle": "lifestyle",
+    "family-history": "family_history",
+    "genetic-markers": "genetic_marker",
+}
+
+urlpatterns = [
+    path("", views.patient_list, name="list"),
+    path("new/", views.patient_create, name="create"),
+    path("<uuid:public_id>/", views.patient_detail, name="detail"),
+    path("<uuid:public_id>/edit/", views.patient_edit, name="edit"),
+    *(
+        path(
+            f"<uuid:public_id>/{segment}/new/",
+            views.entry_add,
+            {"kind": kind},
+            name=f"{kind}_add",
+        )
+        for segment, kind in _ENTRY_SEGMENTS.items()
+    ),
+]
