@@ -1,0 +1,157 @@
+"""What the API shows of the patient record (output only; inputs are validated in patients.apis).
+
+Objects are named by their public UUID; integer keys never leave the database. People (authors,
+creators) are named by their user public id.
+"""
+
+from typing import Any
+
+from rest_framework import serializers
+
+from patients.models import (
+    Allergy,
+    Condition,
+    FamilyHistory,
+    GeneticMarker,
+    LifestyleAssessment,
+    Medication,
+    Observation,
+    Patient,
+)
+
+_ENTRY_FIELDS = ["public_id", "recorded_at", "recorded_by", "source"]
+
+
+def _public_id(**kwargs: Any) -> Any:
+    return serializers.SlugRelatedField(slug_field="public_id", read_only=True, **kwargs)
+
+
+class PatientSerializer(serializers.ModelSerializer):
+    care_teams = _public_id(many=True)
+    created_by = _public_id(allow_null=True)
+
+    class Meta:
+        model = Patient
+        fields = [
+            "public_id",
+            "mrn",
+            "given_name",
+            "family_name",
+            "date_of_birth",
+            "sex",
+            "phone",
+            "email",
+            "address",
+            "care_teams",
+            "is_synthetic",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class RecordEntrySerializer(serializers.ModelSerializer):
+    recorded_by = _public_id(allow_null=True)
+
+
+class ObservationSerializer(RecordEntrySerializer):
+    class Meta:
+        model = Observation
+        fields = [*_ENTRY_FIELDS, "code", "display", "value", "unit", "effective_at"]
+        read_only_fields = fields
+
+
+class ConditionSerializer(RecordEntrySerializer):
+    class Meta:
+        model = Condition
+        fields = [
+            *_ENTRY_FIELDS,
+            "system",
+            "code",
+            "display",
+            "onset_date",
+            "resolved_date",
+            "status",
+            "notes",
+        ]
+        read_only_fields = fields
+
+
+class MedicationSerializer(RecordEntrySerializer):
+    class Meta:
+        model = Medication
+        fields = [
+            *_ENTRY_FIELDS,
+            "name",
+            "code",
+            "dose",
+            "dose_unit",
+            "frequency",
+            "route",
+            "start_date",
+            "end_date",
+            "status",
+        ]
+        read_only_fields = fields
+
+
+class AllergySerializer(RecordEntrySerializer):
+    class Meta:
+        model = Allergy
+        fields = [*_ENTRY_FIELDS, "substance", "code", "reaction", "severity", "noted_on"]
+        read_only_fields = fields
+
+
+class LifestyleAssessmentSerializer(RecordEntrySerializer):
+    class Meta:
+        model = LifestyleAssessment
+        fields = [
+            *_ENTRY_FIELDS,
+            "assessed_on",
+            "smoking",
+            "pack_years",
+            "alcohol_units_per_week",
+            "activity_minutes_per_week",
+            "diet",
+            "notes",
+        ]
+        read_only_fields = fields
+
+
+class FamilyHistorySerializer(RecordEntrySerializer):
+    class Meta:
+        model = FamilyHistory
+        fields = [*_ENTRY_FIELDS, "relation", "condition_code", "condition_display", "onset_age"]
+        read_only_fields = fields
+
+
+class GeneticMarkerSerializer(RecordEntrySerializer):
+    class Meta:
+        model = GeneticMarker
+        fields = [*_ENTRY_FIELDS, "gene", "variant", "zygosity", "interpretation", "tested_on"]
+        read_only_fields = fields
+
+
+class TimelineItemSerializer(serializers.Serializer):
+    """One line of `patients.selectors.patient_timeline`; `entry` names the record entry."""
+
+    at = serializers.DateTimeField()
+    kind = serializers.CharField(help_text="observation, condition, medication, allergy, ...")
+    title = serializers.CharField()
+    detail = serializers.CharField()
+    entry = serializers.UUIDField(source="entry.public_id")
+
+
+class ObservationCodeSerializer(serializers.Serializer):
+    """A code of the observation catalog (patients.catalog)."""
+
+    code = serializers.CharField(help_text="LOINC code")
+    display = serializers.CharField()
+    category = serializers.CharField(help_text="vital-signs or laboratory")
+    unit = serializers.CharField(help_text="Canonical UCUM unit: values are stored in it.")
+    units = serializers.ListField(
+        child=serializers.CharField(), help_text="Units accepted on entry, canonical first."
+    )
+    low = serializers.FloatField(help_text="Lowest plausible value, in the canonical unit.")
+    high = serializers.FloatField(help_text="Highest plausible value, in the canonical unit.")
