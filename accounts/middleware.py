@@ -58,3 +58,31 @@ class AdminTwoFactorMiddleware:
         if user_has_second_factor(user=user):
             return redirect("accounts:login_otp")
         return redirect("accounts:otp_enroll")
+
+
+class AuditDenialsMiddleware:
+    """Every 403 answer goes to the audit trail, whichever view, API or admin page refused.
+
+    Refusals to see another care team's patient are 404s, audited where they are decided (the
+    patient selectors); anonymous 401s are failed authentication, not a denial of permission.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code == 403:
+            from accounts.audit import audit_request
+            from accounts.models import AuditAction, AuditOutcome
+
+            match = request.resolver_match
+            kwargs = match.kwargs if match is not None else {}
+            audit_request(
+                request,
+                action=AuditAction.DENIED,
+                object_type=match.view_name[:60] if match is not None else "",
+                object_id=str(kwargs.get("public_id", ""))[:64],
+                outcome=AuditOutcome.DENIED,
+            )
+        return response

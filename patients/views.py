@@ -8,7 +8,6 @@ errors and its PermissionDenied a 403, and as services are atomic nothing is hal
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
 from typing import Any
 from uuid import UUID
 
@@ -24,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.audit import audit_request, client_ip
 from accounts.decorators import AuthedRequest
-from accounts.models import AuditAction, AuditOutcome, Role
+from accounts.models import AuditAction, Role
 from patients import forms, services
 from patients.catalog import COMMON_CONDITIONS
 from patients.models import Patient
@@ -39,27 +38,6 @@ from patients.selectors import (
 
 PAGE_SIZE = 25
 View = Callable[..., HttpResponse]
-
-
-def _audit_denials(view: View) -> View:
-    """A role refused a write (PermissionDenied): audit it, then let Django answer 403."""
-
-    @wraps(view)
-    def wrapped(request: AuthedRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            return view(request, *args, **kwargs)
-        except PermissionDenied:
-            audit_request(
-                request,
-                action=AuditAction.DENIED,
-                object_type="patients.patient",
-                object_id=str(kwargs.get("public_id", "")),
-                outcome=AuditOutcome.DENIED,
-                detail={"reason": "role"},
-            )
-            raise
-
-    return wrapped
 
 
 def _add_service_errors(form: BaseForm, exc: ValidationError) -> None:
@@ -160,7 +138,6 @@ def patient_detail(request: AuthedRequest, public_id: UUID) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-@_audit_denials
 def patient_create(request: AuthedRequest) -> HttpResponse:
     if not user_may_add_patient(user=request.user):
         raise PermissionDenied
@@ -187,7 +164,6 @@ def patient_create(request: AuthedRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-@_audit_denials
 def patient_edit(request: AuthedRequest, public_id: UUID) -> HttpResponse:
     patient = patient_get_for_user(
         user=request.user, public_id=public_id, for_change=True, ip=client_ip(request)
@@ -277,7 +253,6 @@ ENTRY_KINDS: dict[str, EntryKind] = {
 
 @login_required
 @require_http_methods(["GET", "POST"])
-@_audit_denials
 def entry_add(request: AuthedRequest, public_id: UUID, kind: str) -> HttpResponse:
     """One view for every kind of entry; `kind` comes from the URL pattern, never the user."""
     spec = ENTRY_KINDS[kind]
