@@ -119,6 +119,27 @@ OBSERVATION_TYPES: dict[str, ObservationType] = {
 }
 
 
+# UCUM codes are what the record stores; people read these.
+UNIT_LABELS: dict[str, str] = {
+    "mm[Hg]": "mmHg",
+    "/min": "/min",
+    "Cel": "°C",
+    "[degF]": "°F",
+    "[lb_av]": "lb",
+    "[in_i]": "in",
+    "kg/m2": "kg/m²",
+    "10*3/uL": "×10³/µL",  # noqa: RUF001 (the multiplication sign is meant)
+    "u[IU]/mL": "µIU/mL",
+    "umol/L": "µmol/L",
+    "mL/min/{1.73_m2}": "mL/min/1.73 m²",
+}
+
+
+def unit_label(unit: str) -> str:
+    """A UCUM unit as people write it ("mm[Hg]" -> "mmHg")."""
+    return UNIT_LABELS.get(unit, unit)
+
+
 class ObservationValueError(ValueError):
     """A value, unit or code that cannot be recorded; the message is for the person entering it."""
 
@@ -145,12 +166,14 @@ def observation_normalize(code: str, value: float, unit: str) -> tuple[float, st
         canonical = number * factor + offset
     else:
         raise ObservationValueError(
-            f"{kind.display} is recorded in {', '.join(kind.units)}, not {unit!r}.", field="unit"
+            f"{kind.display} is recorded in {', '.join(map(unit_label, kind.units))}, "
+            f"not {unit!r}.",
+            field="unit",
         )
     if not kind.low <= canonical <= kind.high:
         raise ObservationValueError(
-            f"{kind.display} of {number:g} {unit} is outside the plausible range "
-            f"{kind.low:g} to {kind.high:g} {kind.unit}: check the value and the unit."
+            f"{kind.display} of {number:g} {unit_label(unit)} is outside the plausible range "
+            f"{kind.low:g} to {kind.high:g} {unit_label(kind.unit)}: check the value and the unit."
         )
     return round(canonical, 4), kind.unit
 

@@ -12,7 +12,7 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from patients.catalog import COMMON_CONDITIONS, OBSERVATION_TYPES
+from patients.catalog import COMMON_CONDITIONS, OBSERVATION_TYPES, unit_label
 from patients.models import (
     Allergy,
     CareTeam,
@@ -23,7 +23,6 @@ from patients.models import (
     Medication,
     Sex,
 )
-from patients.templatetags.patient_tags import unit_label
 
 _CATEGORY_LABELS = {"vital-signs": "Vital signs", "laboratory": "Laboratory"}
 

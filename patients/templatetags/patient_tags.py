@@ -4,22 +4,9 @@ from decimal import Decimal
 
 from django import template
 
-register = template.Library()
+from patients.catalog import unit_label
 
-# UCUM codes are what the record stores; people read these.
-UNIT_LABELS: dict[str, str] = {
-    "mm[Hg]": "mmHg",
-    "/min": "/min",
-    "Cel": "°C",
-    "[degF]": "°F",
-    "[lb_av]": "lb",
-    "[in_i]": "in",
-    "kg/m2": "kg/m²",
-    "10*3/uL": "×10³/µL",  # noqa: RUF001 (the multiplication sign is meant)
-    "u[IU]/mL": "µIU/mL",
-    "umol/L": "µmol/L",
-    "mL/min/{1.73_m2}": "mL/min/1.73 m²",
-}
+register = template.Library()
 
 TIMELINE_KIND_LABELS: dict[str, str] = {
     "observation": "Vital / lab",
@@ -30,10 +17,6 @@ TIMELINE_KIND_LABELS: dict[str, str] = {
     "family": "Family history",
     "genetic": "Genetics",
 }
-
-
-def unit_label(unit: str) -> str:
-    return UNIT_LABELS.get(unit, unit)
 
 
 @register.filter(name="unit")

@@ -197,7 +197,7 @@ def test_observations_are_stored_in_the_canonical_unit(
     "body, field, message",
     [
         ({"code": "0000-0"}, "code", "Unknown observation code '0000-0'."),
-        ({"unit": "kPa"}, "unit", "Systolic blood pressure is recorded in mm[Hg], not 'kPa'."),
+        ({"unit": "kPa"}, "unit", "Systolic blood pressure is recorded in mmHg, not 'kPa'."),
         ({"value": 5000}, "value", "outside the plausible range"),
         ({"value": -1}, "value", "outside the plausible range"),
     ],
