@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE ?= healthmentor.settings
 
-.PHONY: run test install lint lock check-deploy seed clean compose-config
+.PHONY: run test install lint lock check-deploy seed clean compose-config chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,9 +27,18 @@ run: export DJANGO_DEBUG ?= true
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py seed_demo
-	$(BIN)/python manage.py devserver --port $(PORT)
+	$(BIN)/python -m healthmentor.devserver --port $(PORT)
 
-test: $(STAMP)
+# The browser tests drive Debian's chromium; install it when we may (root or passwordless sudo).
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	  else echo "chromium is missing and cannot be installed without root: apt-get install chromium"; exit 0; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+
+# pytest-django prefers DJANGO_SETTINGS_MODULE from the environment to pyproject's: pin it here.
+test: export DJANGO_SETTINGS_MODULE = healthmentor.test_settings
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -45,8 +54,13 @@ check-deploy: $(STAMP)
 	DJANGO_ALLOWED_HOSTS=portal.example.org \
 	$(BIN)/python manage.py check --deploy --fail-level WARNING
 
+# Validates docker-compose.yml (needs a .env: `cp .env.example .env`). Falls back to the v1
+# `docker-compose` where the compose v2 plugin is missing.
 compose-config:
-	docker compose config --quiet
+	@test -f .env || { echo "No .env: cp .env.example .env"; exit 1; }
+	@if docker compose version >/dev/null 2>&1; then docker compose config --quiet; \
+	else docker-compose config --quiet; fi
+	@echo "docker-compose.yml is valid"
 
 clean:
 	rm -rf $(VENV) var db.sqlite3

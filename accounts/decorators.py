@@ -8,8 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
-from accounts.audit import audit_request
-from accounts.models import AuditAction, AuditOutcome, User
+from accounts.models import User
 
 View = Callable[..., HttpResponse]
 
@@ -23,19 +22,13 @@ class AuthedRequest(HttpRequest):
 def portal_admin_required(view: View) -> View:
     """Anonymous users go to the login page; signed-in users who are not admins get a 403.
 
-    Refusals are audited: someone probing administrator pages is worth knowing about.
+    Refusals are audited, like every 403, by accounts.middleware.AuditDenialsMiddleware.
     """
 
     @wraps(view)
     def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         user = request.user
         if not (isinstance(user, User) and user.is_portal_admin):
-            audit_request(
-                request,
-                action=AuditAction.DENIED,
-                outcome=AuditOutcome.DENIED,
-                detail={"reason": "not_admin"},
-            )
             raise PermissionDenied
         return view(request, *args, **kwargs)
 

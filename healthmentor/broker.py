@@ -30,6 +30,8 @@ def filesystem_transport_options(var_dir: Path) -> dict[str, Any]:
         "data_folder_in": str(folder),
         "data_folder_out": str(folder),
         "processed_folder": str(folder / "processed"),
+        # The exchange table; kombu's default is ./control, relative to wherever a process runs.
+        "control_folder": str(folder / "control"),
         "store_processed": False,
         "polling_interval": FILESYSTEM_POLLING_INTERVAL_S,
     }

@@ -27,7 +27,8 @@ def _broker() -> None:
         transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS,
         connect_timeout=2,
     ) as conn:
-        conn.ensure_connection(max_retries=1, timeout=2)
+        # One retry at once: kombu's default 2 s pause would outlast a probe's own timeout.
+        conn.ensure_connection(max_retries=1, interval_start=0, timeout=2)
 
 
 def _media_storage() -> None:

@@ -181,9 +181,13 @@ AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_VERBOSE = False  # axes would otherwise log the submitted username
 
 # Invitations and approvals go by email: printed on the console on a laptop.
-EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25")
+EMAIL_CONFIG = env.email_url(
+    "EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25"
+)
 vars().update(EMAIL_CONFIG)
-DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Health Analysis Mentor <no-reply@localhost>")
+DEFAULT_FROM_EMAIL = env(
+    "DEFAULT_FROM_EMAIL", default="Health Analysis Mentor <no-reply@localhost>"
+)
 
 OTP_TOTP_ISSUER = "Health Analysis Mentor"
 GUARDIAN_RAISE_403 = False

@@ -4,6 +4,9 @@ import pytest
 
 from tests import factories
 
+# A real Celery worker process for integration tests (`live_worker`), in any test folder.
+pytest_plugins = ["tests.worker"]
+
 
 @pytest.fixture
 def team(db):
