@@ -257,6 +257,8 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON only, and JSON nested too deep or holding unpaired surrogates is a 400, not a 500.
+    "DEFAULT_PARSER_CLASSES": ["healthmentor.parsers.SafeJSONParser"],
     "EXCEPTION_HANDLER": "healthmentor.api_errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"anon": "60/min", "user": "1200/min"},
 }

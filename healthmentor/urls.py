@@ -11,6 +11,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="patients:list", permanent=False)),
     path("accounts/", include("accounts.urls")),
     path("patients/", include("patients.urls")),
+    path("api/v1/", include("accounts.api_urls")),
     path("api/v1/", include("patients.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

@@ -1,12 +1,11 @@
-"""/api/v1/: patients, their record, the observation catalog and API tokens. Ids are UUIDs; an id
-that is not one does not match (404)."""
+"""/api/v1/: patients, their record and the observation catalog (API tokens: accounts.api_urls).
+Ids are UUIDs; an id that is not one does not match (404)."""
 
 from django.urls import URLPattern, path
 
 from patients import apis
 
 urlpatterns: list[URLPattern] = [
-    path("auth/token/", apis.AuthTokenApi.as_view(), name="api-auth-token"),
     path(
         "observation-codes/",
         apis.ObservationCodeListApi.as_view(),

@@ -1,0 +1,33 @@
+"""The API's request parser (REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"]): JSON only, hardened.
+
+Kept apart from healthmentor.api: DRF imports its default classes while rest_framework.views is
+still loading, so this module must not import views (or anything that does).
+"""
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import JSONParser
+
+
+class SafeJSONParser(JSONParser):
+    """DRF's JSON parser, but JSON nested past Python's recursion limit, or holding unpaired
+    surrogates (which no database column can store), is a 400 rather than a 500. (Bodies over
+    DATA_UPLOAD_MAX_MEMORY_SIZE are refused before parsing: healthmentor.api_errors.)"""
+
+    def parse(
+        self,
+        stream: Any,
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:
+        try:
+            data = super().parse(stream, media_type, parser_context)
+            json.dumps(data, ensure_ascii=False).encode()
+        except RecursionError:
+            raise ParseError("JSON parse error - the document is nested too deeply.") from None
+        except UnicodeEncodeError:
+            raise ParseError("JSON parse error - a string holds an unpaired surrogate.") from None
+        return data
