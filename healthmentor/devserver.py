@@ -131,6 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--noreload", action="store_true", help="web server without code reloading")
     args = parser.parse_args(argv)
 
+    # var/ holds beat's schedule (and the embedded broker); a fresh clone does not have it yet.
+    (ROOT / "var").mkdir(exist_ok=True)
     broker_url, reason = broker_choose(os.environ)
     env = {**os.environ, "CELERY_BROKER_URL": broker_url, "PYTHONUNBUFFERED": "1"}
     env.setdefault("DJANGO_SETTINGS_MODULE", "healthmentor.settings")
