@@ -241,6 +241,8 @@ WHITENOISE_USE_FINDERS = DEBUG
 # Uploaded files (images, imports) live outside static and are served only through views that
 # check object permissions.
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=VAR_DIR / "media")
+# Trained risk models (prediction.ml artifacts); `train_risk_models` writes here.
+RISK_MODEL_ROOT = env.path("RISK_MODEL_ROOT", default=VAR_DIR / "models" / "risk")
 MEDIA_URL = "/media-not-served/"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
