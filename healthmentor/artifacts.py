@@ -1,0 +1,82 @@
+"""Model artifacts on disk: a model file and the manifest.json that vouches for it.
+
+Django-free, so that the numeric cores (prediction.ml, later imaging.ml) and the web layer share one
+check. A manifest names the model file's sha256; nothing is loaded unless the file on disk still has
+that digest. A missing or unreadable manifest, a missing model file or a different digest all raise
+ArtifactIntegrityError, whose message names the folder and both digests.
+"""
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+_CHUNK = 1 << 20
+
+
+class ArtifactIntegrityError(Exception):
+    """An artifact that must not be loaded: missing, unreadable, or not the file its manifest
+    names."""
+
+
+def sha256_file(path: Path | str) -> str:
+    """Hex sha256 of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def manifest_write(folder: Path | str, manifest: dict[str, Any]) -> None:
+    """Write `folder/manifest.json` atomically (strict JSON: NaN and infinity are refused)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(manifest, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    # A reader never sees a half-written manifest: write beside it, then rename over it.
+    handle, tmp = tempfile.mkstemp(prefix=".manifest-", suffix=".json", dir=folder)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(tmp, folder / "manifest.json")
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def manifest_read_verified(folder: Path | str, model_file: str = "model.skops") -> dict[str, Any]:
+    """The manifest of `folder`, after checking that `model_file` still has the sha256 it names."""
+    folder = Path(folder)
+    path = folder / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ArtifactIntegrityError(
+            f"Model artifact in {folder}: manifest.json is missing."
+        ) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ArtifactIntegrityError(
+            f"Model artifact in {folder}: manifest.json cannot be read ({error})."
+        ) from None
+    if not isinstance(manifest, dict):
+        raise ArtifactIntegrityError(
+            f"Model artifact in {folder}: manifest.json is not a JSON object."
+        )
+    expected = manifest.get("sha256")
+    if not isinstance(expected, str) or len(expected) != 64:
+        raise ArtifactIntegrityError(
+            f"Model artifact in {folder}: manifest.json names no sha256 for {model_file}."
+        )
+    model = folder / model_file
+    if not model.is_file():
+        raise ArtifactIntegrityError(f"Model artifact in {folder}: {model_file} is missing.")
+    actual = sha256_file(model)
+    if actual != expected.lower():
+        raise ArtifactIntegrityError(
+            f"Model artifact in {folder} failed its integrity check: {model_file} has sha256 "
+            f"{actual}, but its manifest expects {expected}. Refusing to load it: retrain the "
+            "model or restore the original file."
+        )
+    return manifest
