@@ -7,7 +7,9 @@ alone never opens every record.
 """
 
 import datetime as dt
+import itertools
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -111,6 +113,18 @@ class TimelineItem:
     entry: object
 
 
+# Apps above patients (which patients must not import) add their own lines to every timeline:
+# each registers, from its AppConfig.ready(), a function giving a patient's items.
+TimelineProvider = Callable[[Patient], Iterable[TimelineItem]]
+TIMELINE_PROVIDERS: list[TimelineProvider] = []
+
+
+def timeline_provider_register(provider: TimelineProvider) -> None:
+    """Add `provider`'s items to `patient_timeline` (registering twice changes nothing)."""
+    if provider not in TIMELINE_PROVIDERS:
+        TIMELINE_PROVIDERS.append(provider)
+
+
 def _at(day: dt.date | None, fallback: dt.datetime) -> dt.datetime:
     if day is None:
         return fallback
@@ -181,6 +195,8 @@ def patient_timeline(*, patient: Patient, limit: int = 500) -> list[TimelineItem
                 gene,
             )
         )
+    for provider in TIMELINE_PROVIDERS:
+        items.extend(itertools.islice(provider(patient), limit))
     items.sort(key=lambda item: item.at, reverse=True)
     return items[:limit]
 

@@ -19,6 +19,7 @@ from django.forms import BaseForm
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.module_loading import import_string
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.audit import audit_request, client_ip
@@ -38,6 +39,28 @@ from patients.selectors import (
 
 PAGE_SIZE = 25
 View = Callable[..., HttpResponse]
+
+# Panels of the record page contributed by apps above patients (the risk panel of prediction...),
+# which must not be imported from here: each app registers its panels in its AppConfig.ready().
+# A panel gets the request and a patient the user may see and returns (template name, context),
+# or None to show nothing. Registered by dotted path, resolved on first use: registering imports
+# nothing, so a process that never renders the record (a worker, a command) never loads an app's
+# views and what they pull in.
+PatientPanel = Callable[[AuthedRequest, Patient], tuple[str, dict[str, Any]] | None]
+PATIENT_PANELS: list[str] = []
+
+
+def patient_panel_register(panel: str) -> None:
+    """Add the panel at dotted path `panel` to the record page (registering twice changes
+    nothing)."""
+    if panel not in PATIENT_PANELS:
+        PATIENT_PANELS.append(panel)
+
+
+def _patient_panels(request: AuthedRequest, patient: Patient) -> list[dict[str, Any]]:
+    panels: list[PatientPanel] = [import_string(path) for path in PATIENT_PANELS]
+    shown = (panel(request, patient) for panel in panels)
+    return [{"template": name, "context": ctx} for name, ctx in filter(None, shown)]
 
 
 def _add_service_errors(form: BaseForm, exc: ValidationError) -> None:
@@ -132,6 +155,7 @@ def patient_detail(request: AuthedRequest, public_id: UUID) -> HttpResponse:
             "patient": patient,
             "record": record,
             "perms_on_record": record_permissions(user=request.user, patient=patient),
+            "panels": _patient_panels(request, patient),
         },
     )
 
