@@ -4,8 +4,9 @@ import pytest
 
 from tests import factories
 
-# A real Celery worker process for integration tests (`live_worker`), in any test folder.
-pytest_plugins = ["tests.worker"]
+# In any test folder: a real Celery worker process (`live_worker`), and chromium driven by
+# Playwright (`browser`, `page`, `screenshot`).
+pytest_plugins = ["tests.worker", "tests.playwright_fixtures"]
 
 
 @pytest.fixture

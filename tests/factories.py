@@ -76,7 +76,7 @@ def patient_make(*, team: Any = None, by: User | None = None, **overrides: Any) 
         "mrn": f"MRN{n:07d}",
         "given_name": f"Testgiven{n}",
         "family_name": f"Testfamily{n}",
-        "date_of_birth": dt.date(1960, 1, 1) + dt.timedelta(days=37 * n),
+        "date_of_birth": dt.date(1960, 1, 1) + dt.timedelta(days=37 * (n % 400)),
         "sex": "female" if n % 2 else "male",
     }
     fields.update(overrides)

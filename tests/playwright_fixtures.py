@@ -1,4 +1,5 @@
-"""Real-browser fixtures: Debian chromium driven by Playwright against pytest-django's live server.
+"""Real-browser fixtures, a pytest plugin (see tests/conftest.py): Debian chromium driven by
+Playwright against pytest-django's live server.
 
 Screenshots land in test-artifacts/screenshots/ (kept by CI as artifacts, looked at by people).
 """

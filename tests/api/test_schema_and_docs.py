@@ -112,30 +112,6 @@ def test_the_docs_page_has_no_inline_script_or_style(client):
     assert b"SwaggerUIBundle" in script.content
 
 
-@pytest.fixture
-def page(live_server):
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian chromium is not installed (apt-get install -y chromium).")
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-sync"],
-        )
-        context = browser.new_context(base_url=live_server.url)
-        tab = context.new_page()
-        errors: list[str] = []
-        # A CSP violation shows up as a console error.
-        tab.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-        tab.on("pageerror", lambda exc: errors.append(str(exc)))
-        tab.console_errors = errors
-        yield tab
-        context.close()
-        browser.close()
-
-
 @pytest.mark.slow
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
