@@ -14,7 +14,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.core.exceptions import ValidationError
-from django.db.models import Count, F, Model, Q, QuerySet
+from django.db.models import Count, F, Model, QuerySet
 from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
@@ -22,7 +22,6 @@ from accounts.audit import audit_request
 from accounts.models import AuditAction, Role, User
 from patients import services
 from patients.catalog import OBSERVATION_TYPES, ObservationValueError, observation_normalize
-from patients.crypto import blind_index
 from patients.models import (
     Allergy,
     CareTeam,
@@ -35,6 +34,7 @@ from patients.models import (
     Patient,
     RecordEntry,
 )
+from patients.selectors import patients_matching
 
 
 def _errors_onto(form: BaseForm, exc: ValidationError) -> None:
@@ -149,14 +149,7 @@ class PatientAdmin(admin.ModelAdmin):
             return queryset.filter(public_id=uuid.UUID(term)), False
         except ValueError:
             pass
-        return (
-            queryset.filter(
-                Q(mrn_index=blind_index(term, purpose="mrn"))
-                | Q(name_index=blind_index(term, purpose="name"))
-                | Q(family_name_index=blind_index(term, purpose="family_name"))
-            ),
-            False,
-        )
+        return patients_matching(queryset, term), False
 
     def change_view(
         self,

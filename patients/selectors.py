@@ -54,16 +54,22 @@ def patients_visible_to(*, user: User) -> QuerySet[Patient]:
     )
 
 
-def patient_search(*, user: User, query: str = "") -> QuerySet[Patient]:
-    """Exact match on MRN, full name ("given family") or family name, through blind indexes."""
-    patients = patients_visible_to(user=user)
-    if not query.strip():
-        return patients
+def patients_matching(patients: QuerySet[Patient], query: str) -> QuerySet[Patient]:
+    """`patients` narrowed to an exact match on MRN, full name ("given family") or family name,
+    through the blind indexes (encrypted columns cannot be filtered)."""
     return patients.filter(
         Q(mrn_index=blind_index(query, purpose="mrn"))
         | Q(name_index=blind_index(query, purpose="name"))
         | Q(family_name_index=blind_index(query, purpose="family_name"))
     )
+
+
+def patient_search(*, user: User, query: str = "") -> QuerySet[Patient]:
+    """The patients `user` may see, matching `query` exactly (all of them for an empty query)."""
+    patients = patients_visible_to(user=user)
+    if not query.strip():
+        return patients
+    return patients_matching(patients, query)
 
 
 def patient_get_for_user(
