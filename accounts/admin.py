@@ -19,6 +19,7 @@ from django_otp.admin import OTPAdminSite
 from accounts.audit import audit_record, client_ip
 from accounts.models import AuditAction, AuditEvent, Invitation, User
 from accounts.services import AccountError, user_approve, user_change_role, user_reject
+from healthmentor.admin_mixins import ReadOnlyAdminMixin
 
 
 class PortalAdminSite(OTPAdminSite):
@@ -195,7 +196,7 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
+class InvitationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Invitations are sent from the portal (which emails the link); here they are only listed."""
 
     list_display = ("email", "role", "created_by", "created_at", "expires_at", "accepted_at")
@@ -215,18 +216,9 @@ class InvitationAdmin(admin.ModelAdmin):
     readonly_fields = fields
     list_select_related = ("created_by",)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The audit trail, to read. Nobody may add, change or delete an event from here."""
 
     list_display = ("seq", "at", "actor", "action", "object_type", "object_id", "outcome", "ip")
@@ -248,15 +240,6 @@ class AuditEventAdmin(admin.ModelAdmin):
         "hash",
     )
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         return {}

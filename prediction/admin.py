@@ -14,6 +14,7 @@ from django.utils.html import format_html
 
 from accounts.audit import audit_request
 from accounts.models import AuditAction, User
+from healthmentor.admin_mixins import ReadOnlyAdminMixin
 from healthmentor.artifacts import ArtifactIntegrityError
 from prediction.models import ModelVersion, RiskAssessment
 from prediction.services import model_version_activate
@@ -28,7 +29,7 @@ def _pretty(data: Any) -> str:
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("disease", "version", "algorithm", "auroc", "is_active", "registered_at")
     list_filter = ("disease", "is_active", "is_synthetic")
     search_fields = ("version", "algorithm")
@@ -104,21 +105,12 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return _portal_admin(request)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     def has_activate_permission(self, request: HttpRequest) -> bool:
         return _portal_admin(request)
 
 
 @admin.register(RiskAssessment)
-class RiskAssessmentAdmin(admin.ModelAdmin):
+class RiskAssessmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "public_id",
         "patient_ref",
@@ -206,12 +198,3 @@ class RiskAssessmentAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return _portal_admin(request)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
