@@ -27,6 +27,7 @@ run: export DJANGO_DEBUG ?= true
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py train_risk_models --if-missing
+	$(BIN)/python manage.py train_imaging_models --if-missing
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python -m healthmentor.devserver --port $(PORT)
 

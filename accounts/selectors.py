@@ -9,7 +9,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authtoken.models import Token
 
-from accounts.models import Invitation, User
+from accounts.models import Invitation, Notification, User
 
 
 def token_sha256(token: str) -> str:
@@ -66,3 +66,12 @@ def backup_codes_remaining(*, user: User) -> int:
 
 def user_api_token(*, user: User) -> Token | None:
     return Token.objects.filter(user=user).first()
+
+
+def notifications_for_user(*, user: User) -> QuerySet[Notification]:
+    """`user`'s inbox, newest first."""
+    return Notification.objects.filter(user=user)
+
+
+def notifications_unread_count(*, user: User) -> int:
+    return Notification.objects.filter(user=user, read_at__isnull=True).count()

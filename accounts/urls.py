@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts.views import auth, profile, registration
+from accounts.views import auth, notifications, profile, registration
 
 app_name = "accounts"
 urlpatterns = [
@@ -16,6 +16,14 @@ urlpatterns = [
     path("profile/api-token/revoke/", profile.api_token_revoke_view, name="api_token_revoke"),
     path("invite/", registration.invite_create_view, name="invite_create"),
     path("invite/<str:token>/", registration.invite_accept_view, name="invite_accept"),
+    path("notifications/", notifications.notification_list, name="notifications"),
+    path("notifications/bell/", notifications.notification_bell, name="notification_bell"),
+    path("notifications/read/", notifications.notifications_read_all, name="notifications_read"),
+    path(
+        "notifications/<uuid:public_id>/open/",
+        notifications.notification_open,
+        name="notification_open",
+    ),
     path("pending/", registration.pending_users_view, name="pending_users"),
     path("users/<uuid:public_id>/approve/", registration.user_approve_view, name="user_approve"),
     path("users/<uuid:public_id>/reject/", registration.user_reject_view, name="user_reject"),

@@ -115,6 +115,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.notifications",
             ],
         },
     },
@@ -244,6 +245,23 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default=VAR_DIR / "media")
 # Trained risk models (prediction.ml artifacts); `train_risk_models` writes here.
 RISK_MODEL_ROOT = env.path("RISK_MODEL_ROOT", default=VAR_DIR / "models" / "risk")
 MEDIA_URL = "/media-not-served/"
+# Imaging: trained CNN bundles (`train_imaging_models` writes here) and the limits of an upload,
+# which is validated by content (imaging.intake) before anything is stored.
+IMAGING_MODEL_ROOT = env.path("IMAGING_MODEL_ROOT", default=VAR_DIR / "models" / "imaging")
+IMAGING_MAX_UPLOAD_BYTES = env.int("IMAGING_MAX_UPLOAD_BYTES", default=200 * 1024 * 1024)
+IMAGING_MAX_FRAME_PIXELS = env.int("IMAGING_MAX_FRAME_PIXELS", default=50_000_000)
+IMAGING_MAX_TOTAL_PIXELS = env.int("IMAGING_MAX_TOTAL_PIXELS", default=400_000_000)
+IMAGING_MAX_FRAMES = env.int("IMAGING_MAX_FRAMES", default=2000)
+# A study QUEUED this long without a worker claiming it is enqueued again (lost message, Redis
+# restart); one RUNNING past its lease is taken back (dead worker). The lease outlives the
+# imaging task's hard time limit, so a live task is never taken from its worker.
+IMAGING_QUEUE_DEADLINE_S = env.int("IMAGING_QUEUE_DEADLINE_S", default=300)
+IMAGING_TASK_TIME_LIMIT_S = env.int("IMAGING_TASK_TIME_LIMIT_S", default=120)
+IMAGING_RUN_LEASE_S = env.int("IMAGING_RUN_LEASE_S", default=IMAGING_TASK_TIME_LIMIT_S + 30)
+IMAGING_MAX_ATTEMPTS = 3
+IMAGING_SWEEP_INTERVAL_S = env.int("IMAGING_SWEEP_INTERVAL_S", default=30)
+# Fault drills only: a pause after each claim, to kill a worker mid-task. Leave it at 0.
+IMAGING_FAULT_DELAY_S = env.float("IMAGING_FAULT_DELAY_S", default=0.0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
 
@@ -310,7 +328,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_HARD_TIME_LIMIT_S - 60
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_HARD_TIME_LIMIT_S
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"imaging.tasks.*": {"queue": "inference"}}
+# The sweeper is bookkeeping: it must not wait behind a burst of inference.
+CELERY_TASK_ROUTES = {
+    "imaging.tasks.studies_sweep_task": {"queue": "default"},
+    "imaging.tasks.*": {"queue": "inference"},
+}
 CELERY_TASK_TRACK_STARTED = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_SEND_TASK_EVENTS = True
@@ -319,6 +341,11 @@ CELERY_BEAT_SCHEDULE = {
     "clear-expired-sessions": {
         "task": "accounts.tasks.sessions_clear_expired_task",
         "schedule": timedelta(hours=1),
+    },
+    "imaging-sweep": {
+        "task": "imaging.tasks.studies_sweep_task",
+        "schedule": timedelta(seconds=IMAGING_SWEEP_INTERVAL_S),
+        "options": {"expires": IMAGING_SWEEP_INTERVAL_S},
     },
 }
 

@@ -29,6 +29,7 @@ else:
     os.environ["HEALTHMENTOR_TEST_RUN_DIR"] = str(_RUN_DIR)
     atexit.register(shutil.rmtree, _RUN_DIR, ignore_errors=True)
 os.environ.setdefault("MEDIA_ROOT", str(_RUN_DIR / "media"))
+os.environ.setdefault("IMAGING_MODEL_ROOT", str(_RUN_DIR / "models" / "imaging"))
 # pytest-xdist workers share the run folder; each gets its own broker queues.
 _BROKER_SCOPE = os.environ.get("PYTEST_XDIST_WORKER", "main")
 

@@ -122,3 +122,14 @@ def blind_index(value: str, *, purpose: str) -> str:
     key = settings.PHI_BLIND_INDEX_KEY.encode()
     message = f"{purpose}\x00{normalized}".encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+class EncryptedJSONField(PhiEncryptedMixin, models.TextField):
+    """An encrypted JSON value (a dict of DICOM header PHI, say): stored like the others, returned
+    as the JSON value it was given, never as its string."""
+
+    base_class = models.TextField
+    wasinstance = True
+
+    def to_python(self, value: Any) -> Any:
+        return value

@@ -77,6 +77,7 @@ def worker_env(database_url: str) -> dict[str, str]:
         CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
         HEALTHMENTOR_TEST_RUN_DIR=str(settings.TEST_RUN_DIR),
         MEDIA_ROOT=str(settings.MEDIA_ROOT),
+        IMAGING_MODEL_ROOT=str(settings.IMAGING_MODEL_ROOT),
         PYTHONUNBUFFERED="1",
     )
     return env
@@ -119,6 +120,54 @@ def _stop(worker: WorkerProcess) -> None:
             worker.process.wait(timeout=STOP_TIMEOUT_S)
 
 
+def worker_start(
+    database_url: str,
+    folder: Path,
+    *,
+    concurrency: int = 1,
+    extra_env: dict[str, str] | None = None,
+) -> WorkerProcess:
+    """Start a worker on `default,inference` and wait until it answers a ping."""
+    nodename = f"hm-test-{uuid.uuid4().hex[:8]}@pytest"
+    log = folder / f"worker-{nodename.split('@')[0]}.log"
+    env = {**worker_env(database_url), **(extra_env or {})}
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "celery", "-A", "healthmentor", "worker"),
+                *("--queues", "default,inference", "--concurrency", str(concurrency)),
+                *("--pool", "prefork", "--hostname", nodename, "--loglevel", "INFO"),
+                # Nothing to gain from other nodes, and each costs start-up seconds.
+                *("--without-gossip", "--without-mingle", "--without-heartbeat"),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so its pool children go with it
+        )
+    worker = WorkerProcess(nodename=nodename, process=process, log=log)
+    try:
+        _wait_until_ready(worker)
+    except BaseException:
+        _stop(worker)
+        raise
+    return worker
+
+
+def worker_stop(worker: WorkerProcess) -> None:
+    _stop(worker)
+
+
+def worker_children(worker: WorkerProcess) -> list[int]:
+    """PIDs of the worker's pool children (Linux /proc)."""
+    children = Path(f"/proc/{worker.process.pid}/task/{worker.process.pid}/children")
+    try:
+        return [int(pid) for pid in children.read_text().split()]
+    except OSError:
+        return []
+
+
 @pytest.fixture(scope="session")
 def celery_worker_process(
     django_db_setup: None,
@@ -131,26 +180,8 @@ def celery_worker_process(
     """
     with django_db_blocker.unblock():
         database_url = test_database_url()
-    nodename = f"hm-test-{uuid.uuid4().hex[:8]}@pytest"
-    log = tmp_path_factory.mktemp("celery-worker") / "worker.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "celery", "-A", "healthmentor", "worker"),
-                *("--queues", "default,inference", "--concurrency", "1", "--pool", "prefork"),
-                *("--hostname", nodename, "--loglevel", "INFO"),
-                # Nothing to gain from other nodes, and each costs start-up seconds.
-                *("--without-gossip", "--without-mingle", "--without-heartbeat"),
-            ],
-            cwd=ROOT,
-            env=worker_env(database_url),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, so its pool children go with it
-        )
-    worker = WorkerProcess(nodename=nodename, process=process, log=log)
+    worker = worker_start(database_url, tmp_path_factory.mktemp("celery-worker"))
     try:
-        _wait_until_ready(worker)
         yield worker
     finally:
         _stop(worker)

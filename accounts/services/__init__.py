@@ -11,6 +11,7 @@ from accounts.services.errors import (
     InvitationNotUsable,
     SecondFactorError,
 )
+from accounts.services.notifications import notification_send, notifications_mark_read
 from accounts.services.registration import (
     INVITATION_LIFETIME,
     SELF_REGISTRATION_ROLES,
@@ -52,6 +53,8 @@ __all__ = [
     "invitation_accept",
     "invitation_check",
     "invitation_create",
+    "notification_send",
+    "notifications_mark_read",
     "role_groups_ensure",
     "second_factor_disable",
     "second_factor_verify",
