@@ -11,4 +11,4 @@ def notifications(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    return {"unread_notifications": notifications_unread_count(user=user)}  # type: ignore[arg-type]
+    return {"unread_notifications": notifications_unread_count(user=user)}

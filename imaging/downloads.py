@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 from django.http import FileResponse, Http404, HttpResponse
+from django.http.response import HttpResponseBase
 
 from imaging import storage
 from imaging.intake import WINDOW_PRESETS, frame_to_uint8, png_encode
@@ -18,7 +19,7 @@ FILES = {"heatmap": "heatmap_name", "mask": "mask_name", "image": "preview_name"
 WINDOW_LIMITS = (-4000.0, 40000.0)
 
 
-def _headers(response: HttpResponse, filename: str) -> HttpResponse:
+def _headers(response: HttpResponseBase, filename: str) -> HttpResponseBase:
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
@@ -43,7 +44,7 @@ def window_parse(preset: str, center: str, width: str) -> tuple[float, float] | 
 
 def study_file_response(
     study: Study, which: str, *, window: tuple[float, float] | None = None
-) -> HttpResponse:
+) -> HttpResponseBase:
     """The rendered key frame ("image", optionally re-windowed), the heatmap or the mask as PNG."""
     field = FILES.get(which)
     name = getattr(study, field) if field else ""
@@ -57,7 +58,7 @@ def study_file_response(
     return _file(storage.path_of(name), "image/png", filename)
 
 
-def study_original_response(study: Study) -> HttpResponse:
+def study_original_response(study: Study) -> HttpResponseBase:
     extension = Path(study.file_name).suffix
     content_type = {
         ".png": "image/png",
@@ -70,7 +71,7 @@ def study_original_response(study: Study) -> HttpResponse:
     )
 
 
-def _file(path: Path, content_type: str, filename: str) -> HttpResponse:
+def _file(path: Path, content_type: str, filename: str) -> HttpResponseBase:
     try:
         handle = path.open("rb")
     except FileNotFoundError:

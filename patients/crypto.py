@@ -130,6 +130,9 @@ class EncryptedJSONField(PhiEncryptedMixin, models.TextField):
 
     base_class = models.TextField
     wasinstance = True
+    # For django-stubs: the attribute holds any JSON value, not a str.
+    _pyi_private_set_type: Any
+    _pyi_private_get_type: Any
 
     def to_python(self, value: Any) -> Any:
         return value
