@@ -10,12 +10,15 @@ from django.shortcuts import redirect
 from django.utils import timezone
 
 _STARTED = "auth_started_at"
+_ACTIVE = "auth_active_at"
+# Sent by the pages' background polls (htmx `hx-headers`): a poll is not the user being active.
+POLL_HEADER = "X-Background-Poll"
 
 
 class SessionLifetimeMiddleware:
-    """Ends a signed-in session 12 hours after login, however active it was.
-
-    The 30-minute idle limit is the session cookie age, renewed on every request.
+    """Ends a signed-in session 12 hours after login, however active it was, and after 30
+    minutes (SESSION_COOKIE_AGE) without a request of the user's own: background polls (a page
+    updating itself, the notification bell) keep the cookie but do not count as activity.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -25,13 +28,23 @@ class SessionLifetimeMiddleware:
         if request.user.is_authenticated and hasattr(request, "session"):
             started = request.session.get(_STARTED)
             now = timezone.now()
+            active = request.session.get(_ACTIVE)
+            poll = bool(request.headers.get(POLL_HEADER))
             if started is None:
                 request.session[_STARTED] = now.isoformat()
-            elif now - datetime.fromisoformat(started) > settings.SESSION_ABSOLUTE_LIFETIME:
+            elif now - datetime.fromisoformat(started) > settings.SESSION_ABSOLUTE_LIFETIME or (
+                active is not None
+                and (now - datetime.fromisoformat(active)).total_seconds()
+                > settings.SESSION_COOKIE_AGE
+            ):
                 logout(request)
                 if request.path.startswith("/api/"):
                     return HttpResponse(status=401)
+                if poll:  # htmx reloads the page, which then shows the login form
+                    return HttpResponse(status=204, headers={"HX-Refresh": "true"})
                 return redirect(settings.LOGIN_URL)
+            if not poll or active is None:
+                request.session[_ACTIVE] = now.isoformat()
         return self.get_response(request)
 
 

@@ -38,7 +38,7 @@ from imaging import storage
 from imaging.intake import IntakeError, IntakeLimits, intake_inspect
 from imaging.loading import bundle_get, imaging_model_folder, imaging_model_root
 from imaging.models import ImagingModelVersion, Study, StudyReport
-from imaging.reports import report_draft_text
+from imaging.reports import AI_DRAFT_MARK, report_draft_text
 from imaging.selectors import imaging_model_active, study_title, user_may_report, user_may_upload
 from patients.models import Patient
 
@@ -514,14 +514,14 @@ def report_sign(
     sha256 is kept, so any later change would show."""
     report = StudyReport.objects.select_for_update().get(pk=report.pk)
     _require_reporter(by, report)
-    if text is not None:
-        text = text.strip()
-        if not text:
-            raise ValidationError({"text": "The report cannot be empty."})
-        if text != report.text:
-            report.text = text
-            report.edited_by = by
-            report.edited_at = timezone.now()
+    # A signed report has been reviewed: the "not reviewed by a radiologist" mark goes.
+    text = str(report.text if text is None else text).replace(AI_DRAFT_MARK, "").strip()
+    if not text:
+        raise ValidationError({"text": "The report cannot be empty."})
+    if text != report.text:
+        report.text = text
+        report.edited_by = by
+        report.edited_at = timezone.now()
     report.status = StudyReport.Status.SIGNED
     report.signed_by = by
     report.signed_at = timezone.now()

@@ -107,3 +107,31 @@ def test_logout_kills_the_session_server_side(client):
 def test_anonymous_logout_just_redirects(client):
     response = client.post(LOGOUT)
     assert response.status_code == 302
+
+
+def _age_activity(client, by: timedelta) -> None:
+    session = client.session
+    session["auth_active_at"] = (timezone.now() - by).isoformat()
+    session.save()
+
+
+@pytest.mark.django_db
+def test_background_polls_do_not_keep_an_idle_session_alive(client):
+    _signed_in_client(client)
+    poll = {"HTTP_X_BACKGROUND_POLL": "1", "HTTP_HX_REQUEST": "true"}
+    _age_activity(client, timedelta(minutes=29))
+    assert client.get("/accounts/notifications/bell/", **poll).status_code == 200  # still alive
+    _age_activity(client, timedelta(minutes=31))  # the polls did not count as activity
+
+    response = client.get("/accounts/notifications/bell/", **poll)
+
+    assert response.status_code == 204 and response["HX-Refresh"] == "true"
+    assert client.get(PROFILE).status_code == 302  # signed out
+
+
+@pytest.mark.django_db
+def test_a_request_of_the_users_own_counts_as_activity(client):
+    _signed_in_client(client)
+    _age_activity(client, timedelta(minutes=29))
+    assert client.get(PROFILE).status_code == 200
+    assert client.session["auth_active_at"] > (timezone.now() - timedelta(minutes=1)).isoformat()

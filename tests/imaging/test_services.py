@@ -119,9 +119,7 @@ def test_the_sweeper_requeues_lost_and_dead_work_and_fails_exhausted(clinician, 
     past = timezone.now() - dt.timedelta(seconds=settings.IMAGING_QUEUE_DEADLINE_S + 5)
     lost = _queued(patient, clinician, enqueued_at=past)
     fresh = _queued(patient, clinician)
-    dead = _queued(
-        patient, clinician, state=Study.State.RUNNING, attempts=1, lease_expires_at=past
-    )
+    dead = _queued(patient, clinician, state=Study.State.RUNNING, attempts=1, lease_expires_at=past)
     exhausted = _queued(
         patient, clinician, state=Study.State.RUNNING, attempts=3, lease_expires_at=past
     )
@@ -181,6 +179,12 @@ def test_a_radiologist_edits_then_signs_and_the_report_is_final(radiologist, cli
     with pytest.raises(ValidationError):
         report_sign(report=signed, by=radiologist)
     assert AuditEvent.objects.filter(object_type="imaging.studyreport").count() == 2
+
+
+def test_signing_the_draft_as_it_is_drops_the_not_reviewed_mark(radiologist, clinician, patient):
+    study = study_make(patient=patient, by=clinician)
+    signed = report_sign(report=study.report, by=radiologist)
+    assert "AI DRAFT" not in signed.text and "FINDINGS" in signed.text
 
 
 def test_a_bundle_outside_the_model_root_is_not_registered(tmp_path):
