@@ -5,7 +5,11 @@ the way the worker writes them; it is for page, API and selector tests. Tests of
 itself use a trained bundle (`imaging_bundle`, tests/imaging/ml) and a real worker.
 """
 
+import fcntl
 import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -107,3 +111,64 @@ def study_make(
 @pytest.fixture
 def make_study():
     return study_make
+
+
+# --- a real trained bundle --------------------------------------------------------------------
+
+TEST_BUNDLE_SAMPLES = 900
+TEST_BUNDLE_EPOCHS = 3
+
+
+@pytest.fixture(scope="session")
+def imaging_bundle_folder() -> Path:
+    """A small real bundle (classifier + U-Net on synthetic phantoms), trained once per run under
+    IMAGING_MODEL_ROOT, which the worker processes share; a file lock lets one xdist worker train
+    and the others reuse it. Training touches no database."""
+    from django.conf import settings
+
+    root = Path(str(settings.IMAGING_MODEL_ROOT))
+    root.mkdir(parents=True, exist_ok=True)
+    marker = root / "trained.json"
+    with (root / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not marker.exists():
+                from imaging.ml.training.run import train_synthetic
+
+                trained = train_synthetic(
+                    root=root,
+                    name="test-phantom-cnn",
+                    samples=TEST_BUNDLE_SAMPLES,
+                    epochs=TEST_BUNDLE_EPOCHS,
+                    progress=False,
+                )
+                marker.write_text(json.dumps({"folder": str(trained.folder)}))
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return Path(json.loads(marker.read_text())["folder"])
+
+
+@dataclass
+class ImagingModel:
+    version: Any
+    folder: Path
+
+    def phantom_png(self, label: str, *, seed: int = 11) -> bytes:
+        """A radiograph phantom of class `label` as an uploaded PNG."""
+        from imaging.demo import png_bytes as encode
+        from imaging.ml.phantoms import CLASSES, phantom_batch
+
+        batch = phantom_batch(9, seed=seed, modalities=("DX",))
+        index = int(np.flatnonzero(batch.labels == CLASSES.index(label))[0])
+        return encode(batch.images[index])
+
+
+@pytest.fixture
+def imaging_model(imaging_bundle_folder, db) -> ImagingModel:
+    """The session's bundle, registered and active in this test's database."""
+    from imaging.loading import bundle_cache_clear
+    from imaging.services import imaging_model_register
+
+    bundle_cache_clear()
+    version = imaging_model_register(folder=imaging_bundle_folder, activate=True)
+    return ImagingModel(version=version, folder=imaging_bundle_folder)
