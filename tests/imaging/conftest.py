@@ -133,7 +133,7 @@ def imaging_bundle_folder() -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             if not marker.exists():
-                from imaging.ml.training.run import train_synthetic
+                from imaging.ml.training import train_synthetic
 
                 trained = train_synthetic(
                     root=root,
