@@ -21,6 +21,10 @@ logger = logging.getLogger(__name__)
 
 @shared_task(
     acks_late=True,
+    # The study row is the state and the result: a row in the result table per task (STARTED,
+    # then SUCCESS) would be two more writes for each study.
+    track_started=False,
+    ignore_result=True,
     autoretry_for=(TransientAnalysisError, OperationalError, SoftTimeLimitExceeded),
     retry_backoff=1,
     retry_backoff_max=30,
