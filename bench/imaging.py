@@ -190,7 +190,7 @@ def _world() -> tuple[Any, Any]:
     """A clinician and a patient of their care team (the test factories: synthetic people)."""
     from tests import factories
 
-    clinician = factories.ClinicianFactory()
+    clinician: Any = factories.ClinicianFactory()
     team = factories.care_team_make(members=[clinician])
     patient = factories.patient_make(team=team, by=clinician)
     return clinician, patient

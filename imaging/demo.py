@@ -10,7 +10,7 @@ import numpy as np
 import pydicom
 from PIL import Image
 from pydicom.dataset import FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
 from imaging.ml.phantoms import CLASSES, phantom_batch
 
@@ -27,7 +27,7 @@ def dicom_bytes(
 ) -> bytes:
     """One DICOM Part 10 file of `frame` (HU for CT, relative signal for MR)."""
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = SOP_CLASSES[modality]
+    meta.MediaStorageSOPClassUID = UID(SOP_CLASSES[modality])
     meta.MediaStorageSOPInstanceUID = generate_uid()
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds = pydicom.Dataset()

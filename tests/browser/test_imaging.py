@@ -8,7 +8,6 @@ Screenshots land in test-artifacts/screenshots/ (imaging-*)."""
 import datetime as dt
 import io
 import types
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -107,7 +106,7 @@ def ct_frame(size: int = 256) -> np.ndarray:
 
 
 @pytest.fixture
-def world(transactional_db, tmp_path: Path, monkeypatch):
+def world(transactional_db, tmp_path, monkeypatch):
     """Built before the page fixture, so no query runs while chromium holds the server."""
     # The test plays the worker: nothing is published to a broker a live worker might read.
     monkeypatch.setattr(services, "_enqueue", lambda study_id: None)

@@ -61,7 +61,7 @@ def rad_api(client_for, radiologist) -> APIClient:
 
 
 @pytest.fixture
-def other_rad_api(client_for) -> APIClient:
+def other_rad_api(client_for):
     """A radiologist on another care team."""
     user = factories.RadiologistFactory()
     factories.care_team_make(members=[user])
@@ -69,7 +69,7 @@ def other_rad_api(client_for) -> APIClient:
 
 
 @pytest.fixture
-def nurse_api(client_for, team) -> APIClient:
+def nurse_api(client_for, team):
     from patients.services import care_team_add_member
 
     user = factories.NurseFactory()

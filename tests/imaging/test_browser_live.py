@@ -3,7 +3,6 @@ analyses it with the real trained bundle (ONNX Runtime), and the result appears 
 without a reload; the uploader's bell shows the notification. Screenshots: imaging-live-*."""
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 
@@ -16,7 +15,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.slow]
 
 
 @pytest.fixture
-def world(live_worker, imaging_model, tmp_path: Path):
+def world(live_worker, imaging_model, tmp_path):
     team = factories.care_team_make(name="Thoracic imaging")
     clinician = factories.ClinicianFactory(email="dr.live@hospital.test", full_name="Dr Ana Live")
     care_team_add_member(team=team, user=clinician)
