@@ -116,7 +116,7 @@ def make_study():
 # --- a real trained bundle --------------------------------------------------------------------
 
 TEST_BUNDLE_SAMPLES = 900
-TEST_BUNDLE_EPOCHS = 3
+TEST_BUNDLE_EPOCHS = 8
 
 
 @pytest.fixture(scope="session")
