@@ -81,7 +81,13 @@ def test_a_deleted_last_row_is_detected():
 
 
 @pytest.mark.django_db
-def test_the_command_exits_with_status_1_from_the_command_line(capsys):
+def test_the_command_exits_with_status_1_from_the_command_line(capsys, monkeypatch):
+    import django
+
+    # Django is set up already; setting it up again would point the logging handlers at this
+    # test's captured stderr, which is closed after the test (a later log line would then crash
+    # the run once TensorFlow's absl logging is loaded).
+    monkeypatch.setattr(django, "setup", lambda *args, **kwargs: None)
     events = _events(3)
     _raw("UPDATE accounts_auditevent SET outcome = %s WHERE seq = %s", ["failure", events[0].seq])
     from django.core.management import ManagementUtility
