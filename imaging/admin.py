@@ -2,27 +2,21 @@
 activated here (one at a time); studies and reports are read-only evidence, listed without PHI
 (no patient name, no uploaded file name, no DICOM header, no report text)."""
 
-import json
 from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import F, QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.utils.html import format_html
 
 from accounts.models import User
-from healthmentor.admin_mixins import ReadOnlyAdminMixin
+from healthmentor.admin_mixins import PatientRefAdminMixin, ReadOnlyAdminMixin, json_pre
 from imaging.models import ImagingModelVersion, Study, StudyReport
 from imaging.services import imaging_model_activate
 
 
 def _portal_admin(request: HttpRequest) -> bool:
     return bool(getattr(request.user, "is_portal_admin", False))
-
-
-def _pretty(data: Any) -> str:
-    return format_html("<pre>{}</pre>", json.dumps(data, indent=2, sort_keys=True, default=str))
 
 
 class _ViewOnly(ReadOnlyAdminMixin, admin.ModelAdmin):
@@ -73,15 +67,15 @@ class ImagingModelVersionAdmin(_ViewOnly):
 
     @admin.display(description="Files and digests")
     def files_json(self, obj: ImagingModelVersion) -> str:
-        return _pretty(obj.files)
+        return json_pre(obj.files)
 
     @admin.display(description="Test metrics")
     def metrics(self, obj: ImagingModelVersion) -> str:
-        return _pretty((obj.manifest or {}).get("metrics", {}))
+        return json_pre((obj.manifest or {}).get("metrics", {}))
 
     @admin.display(description="Manifest")
     def manifest_json(self, obj: ImagingModelVersion) -> str:
-        return _pretty(obj.manifest)
+        return json_pre(obj.manifest)
 
     @admin.action(
         description="Activate this version (new studies use it)", permissions=["activate"]
@@ -103,7 +97,7 @@ class ImagingModelVersionAdmin(_ViewOnly):
 
 
 @admin.register(Study)
-class StudyAdmin(_ViewOnly):
+class StudyAdmin(PatientRefAdminMixin, _ViewOnly):
     list_display = (
         "public_id",
         "modality",
@@ -145,26 +139,13 @@ class StudyAdmin(_ViewOnly):
     )
     readonly_fields = fields
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Study]:
-        # The patient's public id without loading (and decrypting) the patient row.
-        return (
-            super()
-            .get_queryset(request)
-            .select_related("model_version")
-            .annotate(patient_public_id=F("patient__public_id"))
-        )
-
-    @admin.display(description="Patient")
-    def patient_ref(self, obj: Any) -> str:
-        return str(obj.patient_public_id)
-
     @admin.display(description="Probabilities")
     def probabilities_json(self, obj: Study) -> str:
-        return _pretty(obj.probabilities)
+        return json_pre(obj.probabilities)
 
     @admin.display(description="Timings (ms)")
     def timings_json(self, obj: Study) -> str:
-        return _pretty(obj.timings)
+        return json_pre(obj.timings)
 
 
 @admin.register(StudyReport)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from imaging.intake import IntakeLimits, Pixels, frame_to_uint8, pixels_decode, png_encode
-from imaging.ml.preprocess import model_input
+from imaging.ml.preprocess import model_input, resize_bilinear
 from imaging.ml.serving import ImagingBundle
 
 MAX_FRAMES = 64
@@ -61,17 +61,6 @@ def frames_to_analyse(count: int, limit: int = MAX_FRAMES) -> list[int]:
     if count <= limit:
         return list(range(count))
     return sorted({round(i) for i in np.linspace(0, count - 1, limit)})
-
-
-def _resize(image: np.ndarray, rows: int, columns: int) -> np.ndarray:
-    """Bilinear resize of a float (h, w) map to (rows, columns), without TensorFlow or OpenCV."""
-    from PIL import Image  # numpy in, numpy out: no image file is decoded here
-
-    return np.asarray(
-        Image.fromarray(image.astype(np.float32), mode="F").resize(
-            (columns, rows), Image.Resampling.BILINEAR
-        )
-    )
 
 
 def heatmap_rgba(heat: np.ndarray) -> np.ndarray:
@@ -136,14 +125,14 @@ def study_run(
         max(abnormal_classes, key=lambda i: probs[i]) if abnormal_classes else int(probs.argmax())
     )
     with timings.stage("heatmap"):
-        heat = _resize(bundle.heatmap(features[best], target), rows, columns)
+        heat = resize_bilinear(bundle.heatmap(features[best], target), (rows, columns))
     area_px: int | None = None
     area_mm2: float | None = None
     mask_png: bytes | None = None
     if bundle.has_segmenter:
         with timings.stage("segment"):
             lesion = bundle.segment(batch[best]) >= MASK_THRESHOLD
-            mask = _resize(lesion.astype(np.float32), rows, columns) >= 0.5
+            mask = resize_bilinear(lesion.astype(np.float32), (rows, columns)) >= 0.5
             area_px = int(mask.sum())
             if pixels.pixel_spacing_mm:
                 row_mm, col_mm = pixels.pixel_spacing_mm

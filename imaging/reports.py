@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 from imaging.models import Study, StudyReport
+from imaging.selectors import modality_words, study_title
 
 AI_DRAFT_MARK = (
     "AI DRAFT: preliminary, generated from the model's findings; not reviewed by a radiologist."
@@ -26,7 +27,6 @@ IMPRESSIONS = {
     "opacity": "Possible diffuse opacity (ground-glass pattern). Recommend radiologist review and "
     "clinical correlation (infection, inflammation, oedema).",
 }
-MODALITY_NAMES = {"CT": "CT", "MR": "MRI", "DX": "Radiograph", "CR": "Radiograph", "OT": "Image"}
 LOINC_IMAGING_REPORT = ("18748-4", "Diagnostic imaging study")
 
 
@@ -38,9 +38,7 @@ def report_draft_text(study: Study) -> str:
     """The AI draft for a DONE study (no PHI beyond what the study shows: modality, body part)."""
     version = study.model_version
     probabilities = study.probabilities or {}
-    exam = MODALITY_NAMES.get(study.modality, study.modality)
-    if study.body_part:
-        exam += f", {study.body_part.lower()}"
+    exam = study_title(study)
     if study.frames > 1 and study.key_frame is not None:
         exam += f" ({study.frames} frames; key frame {study.key_frame + 1})"
     ranked = sorted(probabilities.items(), key=lambda kv: kv[1], reverse=True)
@@ -140,7 +138,7 @@ def report_fhir(report: StudyReport, *, base_url: str = "") -> dict[str, Any]:
                     "display": LOINC_IMAGING_REPORT[1],
                 }
             ],
-            "text": f"{MODALITY_NAMES.get(study.modality, study.modality)} report",
+            "text": f"{modality_words(study.modality)} report",
         },
         "subject": {"reference": f"Patient/{study.patient.public_id}"},
         "effectiveDateTime": study.study_date or study.uploaded_at.isoformat(),

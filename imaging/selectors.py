@@ -151,7 +151,8 @@ def imaging_model_versions() -> QuerySet[ImagingModelVersion]:
     return ImagingModelVersion.objects.all()
 
 
-def _modality_words(modality: str) -> str:
+def modality_words(modality: str) -> str:
+    """The modality in words ("MRI", "X-ray"), its DICOM code when unknown."""
     return MODALITY_NAMES.get(modality, modality or "Image")
 
 
@@ -170,7 +171,7 @@ MODALITY_NAMES = {
 
 def study_title(study: Study) -> str:
     """ "CT, chest" / "X-ray" / "Image": modality and body part, never PHI."""
-    words = _modality_words(study.modality)
+    words = modality_words(study.modality)
     return f"{words}, {study.body_part.lower()}" if study.body_part else words
 
 

@@ -36,7 +36,7 @@ from accounts.services import notification_send
 from healthmentor.artifacts import ArtifactIntegrityError, manifest_read_verified
 from imaging import storage
 from imaging.intake import IntakeError, IntakeLimits, intake_inspect
-from imaging.loading import bundle_get, imaging_model_folder, imaging_model_root
+from imaging.loading import bundle_get, imaging_model_root
 from imaging.models import ImagingModelVersion, Study, StudyReport
 from imaging.reports import AI_DRAFT_MARK, report_draft_text
 from imaging.selectors import imaging_model_active, study_title, user_may_report, user_may_upload
@@ -469,13 +469,6 @@ def imaging_model_activate(*, version: ImagingModelVersion, by: User | None = No
     )
     version.refresh_from_db()
     audit_record(actor=by, action=AuditAction.UPDATE, obj=version, detail={"activated": True})
-
-
-def imaging_model_verify(*, version: ImagingModelVersion) -> None:
-    """ArtifactIntegrityError unless `version`'s files still have their registered digests."""
-    from imaging.ml.serving import ImagingBundle
-
-    ImagingBundle.load(imaging_model_folder(version), expected_files=dict(version.files))
 
 
 # --- reports -------------------------------------------------------------------------------------

@@ -2,19 +2,17 @@
 activated here (one per disease); assessments are read-only evidence, listed without PHI (the
 patient's public id only)."""
 
-import json
 from collections import Counter
 from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.utils.html import format_html
 
 from accounts.audit import audit_request
 from accounts.models import AuditAction, User
-from healthmentor.admin_mixins import ReadOnlyAdminMixin
+from healthmentor.admin_mixins import PatientRefAdminMixin, ReadOnlyAdminMixin, json_pre
 from healthmentor.artifacts import ArtifactIntegrityError
 from prediction.models import ModelVersion, RiskAssessment
 from prediction.services import model_version_activate
@@ -22,10 +20,6 @@ from prediction.services import model_version_activate
 
 def _portal_admin(request: HttpRequest) -> bool:
     return bool(getattr(request.user, "is_portal_admin", False))
-
-
-def _pretty(data: Any) -> str:
-    return format_html("<pre>{}</pre>", json.dumps(data, indent=2, sort_keys=True, default=str))
 
 
 @admin.register(ModelVersion)
@@ -66,15 +60,15 @@ class ModelVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Dataset")
     def dataset(self, obj: ModelVersion) -> str:
-        return _pretty((obj.manifest or {}).get("dataset", {}))
+        return json_pre((obj.manifest or {}).get("dataset", {}))
 
     @admin.display(description="Metrics (out of fold)")
     def metrics(self, obj: ModelVersion) -> str:
-        return _pretty((obj.manifest or {}).get("metrics", {}))
+        return json_pre((obj.manifest or {}).get("metrics", {}))
 
     @admin.display(description="Manifest")
     def manifest_json(self, obj: ModelVersion) -> str:
-        return _pretty(obj.manifest)
+        return json_pre(obj.manifest)
 
     @admin.action(description="Activate this version (one per disease)", permissions=["activate"])
     def activate(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
@@ -110,7 +104,7 @@ class ModelVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(RiskAssessment)
-class RiskAssessmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class RiskAssessmentAdmin(PatientRefAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "public_id",
         "patient_ref",
@@ -142,19 +136,6 @@ class RiskAssessmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     )
     readonly_fields = fields
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[RiskAssessment]:
-        # The patient's public id without loading (and decrypting) the patient row.
-        return (
-            super()
-            .get_queryset(request)
-            .select_related("model_version")
-            .annotate(patient_public_id=F("patient__public_id"))
-        )
-
-    @admin.display(description="Patient")
-    def patient_ref(self, obj: Any) -> str:
-        return str(obj.patient_public_id)
-
     @admin.display(description="Disease", ordering="model_version__disease")
     def disease(self, obj: RiskAssessment) -> str:
         return obj.model_version.disease
@@ -169,11 +150,11 @@ class RiskAssessmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Inputs")
     def inputs_json(self, obj: RiskAssessment) -> str:
-        return _pretty(obj.inputs)
+        return json_pre(obj.inputs)
 
     @admin.display(description="Contributions")
     def contributions_json(self, obj: RiskAssessment) -> str:
-        return _pretty(obj.contributions)
+        return json_pre(obj.contributions)
 
     def change_view(
         self,
