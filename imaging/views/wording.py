@@ -279,14 +279,25 @@ def _confusion(
 def card_metrics(metrics: dict[str, Any], classes: list[str]) -> dict[str, Any]:
     """A manifest's metrics as the card shows them: per-class rows, the confusion matrix and the
     remaining single figures (accuracy, Dice, IoU, pointing game...), whatever their nesting."""
-    header, per_class = _per_class(metrics, classes)
-    labels, confusion = _confusion(metrics, classes)
+    # train_imaging_models writes the classifier's figures under "classifier" (imaging.ml).
+    classifier = metrics.get("classifier")
+    classifier = classifier if isinstance(classifier, dict) else metrics
+    header, per_class = _per_class(classifier, classes)
+    labels, confusion = _confusion(classifier, classes)
     skip = {"confusion_matrix", "confusion", "per_class"}
     if per_class:
         skip |= {"auroc", "per_class_auroc", "auroc_per_class"}
+
+    def kept(data: dict[str, Any]) -> dict[str, Any]:
+        return {
+            k: kept(v) if v is classifier and isinstance(v, dict) else v
+            for k, v in data.items()
+            if k not in skip
+        }
+
     scalars = []
-    for path, value in _flatten({k: v for k, v in metrics.items() if k not in skip}).items():
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
+    for path, value in _flatten(kept(metrics)).items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
             continue
         leaf = path.rsplit(".", 1)[-1]
         scalars.append(

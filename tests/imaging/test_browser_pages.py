@@ -106,7 +106,7 @@ def ct_frame(size: int = 256) -> np.ndarray:
 
 
 @pytest.fixture
-def world(transactional_db, tmp_path, monkeypatch):
+def world(transactional_db, imaging_model, tmp_path, monkeypatch):
     """Built before the page fixture, so no query runs while chromium holds the server."""
     # The test plays the worker: nothing is published to a broker a live worker might read.
     monkeypatch.setattr(services, "_enqueue", lambda study_id: None)
@@ -123,43 +123,8 @@ def world(transactional_db, tmp_path, monkeypatch):
     other = factories.patient_make(
         team=team, by=clinician, mrn="MRN-5121", given_name="Demo", family_name="Lungfield"
     )
-    version = ImagingModelVersion.objects.create(
-        name="phantom-cnn",
-        version="2026.11.1",
-        artifact_dir="phantom-cnn/2026.11.1",
-        sha256="3f" * 32,
-        files={"classifier.onnx": "3f" * 32, "segmenter.onnx": "4e" * 32},
-        is_synthetic=True,
-        is_active=True,
-        activated_at=timezone.now(),
-        manifest={
-            "name": "phantom-cnn",
-            "version": "2026.11.1",
-            "classes": ["normal", "nodule", "opacity"],
-            "normal_class": "normal",
-            "card_warning": WARNING,
-            "input_size": [128, 128],
-            "modalities": ["CT", "DX", "OT"],
-            "intended_use": "Shows how the portal triages images; not a medical device.",
-            "limitations": [
-                "Trained on synthetic phantoms only: accuracy on real images is unknown.",
-                "One finding per image; no comparison with prior studies.",
-            ],
-            "training_data": {
-                "source": "Seeded phantom generator",
-                "images": 6000,
-                "split": {"train": 4200, "validation": 900, "test": 900},
-            },
-            "metrics": {
-                "accuracy": 0.934,
-                "auroc": {"normal": 0.991, "nodule": 0.982, "opacity": 0.975},
-                "confusion_matrix": [[288, 7, 5], [9, 283, 8], [6, 5, 289]],
-                "dice": 0.812,
-                "iou": 0.701,
-                "pointing_game": 0.903,
-            },
-        },
-    )
+    # The run's real trained bundle: its card shows measured figures, not made-up ones.
+    version = imaging_model.version
     # A CT study already read by the model, for the worklist and the window/level controls.
     frame = ct_frame()
     lung = np.clip((frame + 1350) / 1500 * 255, 0, 255).astype(np.uint8)
