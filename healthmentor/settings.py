@@ -244,6 +244,8 @@ WHITENOISE_USE_FINDERS = DEBUG
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=VAR_DIR / "media")
 # Trained risk models (prediction.ml artifacts); `train_risk_models` writes here.
 RISK_MODEL_ROOT = env.path("RISK_MODEL_ROOT", default=VAR_DIR / "models" / "risk")
+# Treatment-benefit models (recommendations.ml); `train_benefit_models` writes here.
+BENEFIT_MODEL_ROOT = env.path("BENEFIT_MODEL_ROOT", default=VAR_DIR / "models" / "benefit")
 MEDIA_URL = "/media-not-served/"
 # Imaging: trained CNN bundles (`train_imaging_models` writes here) and the limits of an upload,
 # which is validated by content (imaging.intake) before anything is stored.
@@ -332,6 +334,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "imaging.tasks.studies_sweep_task": {"queue": "default"},
     "imaging.tasks.*": {"queue": "inference"},
+    "recommendations.tasks.*": {"queue": "default"},
 }
 CELERY_TASK_TRACK_STARTED = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -30,6 +30,7 @@ else:
     atexit.register(shutil.rmtree, _RUN_DIR, ignore_errors=True)
 os.environ.setdefault("MEDIA_ROOT", str(_RUN_DIR / "media"))
 os.environ.setdefault("IMAGING_MODEL_ROOT", str(_RUN_DIR / "models" / "imaging"))
+os.environ.setdefault("BENEFIT_MODEL_ROOT", str(_RUN_DIR / "models" / "benefit"))
 # pytest-xdist workers share the run folder; each gets its own broker queues.
 _BROKER_SCOPE = os.environ.get("PYTEST_XDIST_WORKER", "main")
 

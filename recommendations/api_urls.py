@@ -1,0 +1,3 @@
+"""/api/v1/recommendations/ (owned by the API layer)."""
+
+urlpatterns: list = []

@@ -1,0 +1,5 @@
+"""/cds-services (CDS Hooks)."""
+
+app_name = "cds"
+
+urlpatterns: list = []
