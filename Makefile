@@ -30,6 +30,8 @@ run: $(STAMP)
 	$(BIN)/python manage.py train_imaging_models --if-missing
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py seed_imaging_demo
+	$(BIN)/python manage.py train_benefit_models --if-missing
+	$(BIN)/python manage.py refresh_recommendations --only-missing
 	$(BIN)/python -m healthmentor.devserver --port $(PORT)
 
 # The browser tests drive Debian's chromium; install it when we may (root or passwordless sudo).

@@ -29,15 +29,15 @@ def json_pre(data: Any) -> str:
 
 
 class PatientRefAdminMixin:
-    """For rows of a patient (studies, assessments): the `patient_ref` column shows the patient's
-    public id, annotated in the query, so admin never loads (and decrypts) the patient row. The
-    rows' model version comes in the same query."""
+    """For rows of a patient (studies, assessments, recommendations): the `patient_ref` column
+    shows the patient's public id, annotated in the query, so admin never loads (and decrypts)
+    the patient row. The rows' model version, if they have one, comes in the same query."""
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         queryset: QuerySet[Any] = super().get_queryset(request)  # type: ignore[misc]
-        return queryset.select_related("model_version").annotate(
-            patient_public_id=F("patient__public_id")
-        )
+        if any(field.name == "model_version" for field in queryset.model._meta.get_fields()):
+            queryset = queryset.select_related("model_version")
+        return queryset.annotate(patient_public_id=F("patient__public_id"))
 
     @admin.display(description="Patient")
     def patient_ref(self, obj: Any) -> str:

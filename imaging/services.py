@@ -40,6 +40,7 @@ from imaging.loading import bundle_get, imaging_model_root
 from imaging.models import ImagingModelVersion, Study, StudyReport
 from imaging.reports import AI_DRAFT_MARK, report_draft_text
 from imaging.selectors import imaging_model_active, study_title, user_may_report, user_may_upload
+from imaging.signals import study_changed
 from patients.models import Patient
 
 logger = logging.getLogger(__name__)
@@ -364,6 +365,7 @@ def _result_write(
                 defaults={"draft_text": report_draft_text(done), "text": report_draft_text(done)},
             )
             _notify(done)
+            study_changed.send(sender=Study, study_id=done.pk, patient_id=done.patient_id)
     except _LostClaim:
         storage.remove(*names)
         logger.info("study %s: claim lost before the result was written", study.pk)
@@ -527,4 +529,6 @@ def report_sign(
         ip=ip,
         detail={"signed": True, "sha256": report.signed_sha256},
     )
+    study = report.study
+    study_changed.send(sender=Study, study_id=study.pk, patient_id=study.patient_id)
     return report
