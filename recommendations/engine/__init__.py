@@ -59,7 +59,9 @@ def evaluate(facts: PatientFacts, rules: Iterable[Rule] | None = None) -> list[F
         try:
             finding = rule.evaluate(facts)
         except Exception as error:
-            logger.error("Recommendation rule %s failed (%s); skipped.", rule.id, type(error).__name__)
+            logger.error(
+                "Recommendation rule %s failed (%s); skipped.", rule.id, type(error).__name__
+            )
             continue
         if finding is not None:
             findings.append(finding)

@@ -1,9 +1,10 @@
 """A rule and what it returns. Django-free.
 
 A Rule is one recommendation: `evaluate(facts)` returns a Finding when it applies, else None.
-A Finding says what to do (`action`), why (`reasons`: the patient's values, with dates), how strong
-the evidence is, and where it comes from (`source`). An option the rule would have offered but that
-is contraindicated for this patient is listed in `suppressed` with the reason, never dropped silently.
+A Finding says what to do (`action`), why (`reasons`: the patient's values, with dates), how
+strong the evidence is, and where it comes from (`source`). An option the rule would have offered
+but that is contraindicated for this patient is listed in `suppressed` with the reason, never
+dropped silently.
 """
 
 import datetime as dt
@@ -67,7 +68,8 @@ class Finding:
     rule_id: str
     title: str  # short: "Start metformin"
     action: str  # the recommendation, one or two sentences
-    category: str  # diabetes, blood_pressure, lipids, smoking, anticoagulation, lifestyle, breast, imaging
+    # diabetes, blood_pressure, lipids, smoking, anticoagulation, lifestyle, breast, imaging
+    category: str
     urgency: Urgency
     strength: Strength
     evidence: str  # e.g. "Class I, level A" / "Grade A"
@@ -82,7 +84,9 @@ class Finding:
     illustrative: bool = False
     illustrative_note: str = ""
     benefit: BenefitEstimate | None = None
-    details: dict[str, Any] = field(default_factory=dict)  # computed scores, e.g. {"ascvd_10y": 0.12}
+    details: dict[str, Any] = field(
+        default_factory=dict
+    )  # computed scores, e.g. {"ascvd_10y": 0.12}
 
     @property
     def key(self) -> str:

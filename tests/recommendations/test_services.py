@@ -159,7 +159,11 @@ def test_decline_needs_a_reason_and_other_needs_a_note(test_rule, patient, clini
     )
     assert rec.status == Recommendation.Status.DECLINED and rec.decided_by == clinician
     feedback = Feedback.objects.get()
-    assert (feedback.outcome, feedback.reason_code, feedback.user) == ("declined", "other", clinician)
+    assert (feedback.outcome, feedback.reason_code, feedback.user) == (
+        "declined",
+        "other",
+        clinician,
+    )
     event = AuditEvent.objects.filter(object_id=str(rec.public_id)).latest("pk")
     assert event.detail["decision"] == "declined" and event.detail["rule"] == RULE_ID
     assert "endocrinology" not in str(event.detail)  # the free text stays out of the audit trail
@@ -207,8 +211,12 @@ def test_acceptance_rates_count_each_recommendation_once_and_cds_feedback(
     card = CdsCard.objects.create(
         uuid=uuid.uuid4(), client=client, service_id="s", rule_id=RULE_ID, hook_instance="h"
     )
-    cds_feedback_record(client=client, card_uuid=card.uuid, outcome="overridden",
-                        override_reason_code="patient_declined")
+    cds_feedback_record(
+        client=client,
+        card_uuid=card.uuid,
+        outcome="overridden",
+        override_reason_code="patient_declined",
+    )
     row = next(r for r in acceptance_rates() if r["rule_id"] == RULE_ID)
     assert (row["decided"], row["accepted"], row["declined"]) == (3, 1, 2)
     assert row["rate"] == pytest.approx(1 / 3, abs=1e-4)
@@ -218,8 +226,9 @@ def test_acceptance_rates_count_each_recommendation_once_and_cds_feedback(
 
 def test_cds_feedback_is_recorded_once_and_only_for_the_clients_own_cards(db):
     ehr = CdsClient.objects.create(name="EHR", issuer="https://ehr.example", public_key_pem="x")
-    other = CdsClient.objects.create(name="Other", issuer="https://other.example",
-                                     public_key_pem="x")
+    other = CdsClient.objects.create(
+        name="Other", issuer="https://other.example", public_key_pem="x"
+    )
     card = CdsCard.objects.create(
         uuid=uuid.uuid4(), client=ehr, service_id="s", rule_id="r", hook_instance="h"
     )
@@ -259,8 +268,9 @@ def test_payload_is_json_ready_and_names_no_patient_details(test_rule, patient, 
         assert phi not in text
 
 
-def test_record_changes_queue_one_refresh_after_commit(patient, clinician,
-                                                       django_capture_on_commit_callbacks):
+def test_record_changes_queue_one_refresh_after_commit(
+    patient, clinician, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks() as callbacks:
         _hba1c(patient, clinician, 8.0)
         _hba1c(patient, clinician, 8.1)

@@ -1,5 +1,6 @@
 """Builders of PatientFacts for rule tests: a patient in a few keyword arguments."""
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -12,6 +13,7 @@ from recommendations.engine.facts import (
     PatientFacts,
     RiskFact,
 )
+from recommendations.engine.types import Finding
 
 TODAY = dt.date(2026, 12, 1)
 RECENT = TODAY - dt.timedelta(days=20)
@@ -22,6 +24,7 @@ HBA1C, GLUCOSE = "4548-4", "2345-7"
 TOTAL_CHOL, HDL, LDL = "2093-3", "2085-9", "13457-7"
 EGFR, CREATININE, POTASSIUM = "33914-3", "2160-0", "2823-3"
 BMI, WEIGHT, HEIGHT, WAIST = "39156-5", "29463-7", "8302-2", "8280-0"
+ESTROGEN_RECEPTOR, PROGESTERONE_RECEPTOR = "14130-9", "14230-7"
 
 _UNITS = {
     SBP: "mm[Hg]",
@@ -38,6 +41,8 @@ _UNITS = {
     WEIGHT: "kg",
     HEIGHT: "cm",
     WAIST: "cm",
+    ESTROGEN_RECEPTOR: "fmol/mg",
+    PROGESTERONE_RECEPTOR: "fmol/mg",
 }
 
 
@@ -102,3 +107,42 @@ def study(
         at,
         "demo-cnn 1",
     )
+
+
+# --- for the cardiometabolic rule tests ----------------------------------------------------------
+
+FASTING_GLUCOSE, LDL_MEASURED, TRIGLYCERIDES = "1558-6", "2089-1", "2571-8"
+ALT, CRP = "1742-6", "1988-5"
+_UNITS.update(
+    {
+        FASTING_GLUCOSE: "mg/dL",
+        LDL_MEASURED: "mg/dL",
+        TRIGLYCERIDES: "mg/dL",
+        ALT: "U/L",
+        CRP: "mg/L",
+    }
+)
+
+
+def with_obs(patient: PatientFacts, *observations: ObservationFact) -> PatientFacts:
+    """`patient` with `observations` added (replacing the same codes), e.g. older or dated ones."""
+    return dataclasses.replace(
+        patient, observations={**patient.observations, **{o.code: o for o in observations}}
+    )
+
+
+def reasons_text(finding: Finding) -> str:
+    """Every reason of `finding` in one string, to assert on values and dates."""
+    return " | ".join(reason.text for reason in finding.reasons)
+
+
+def suppressed_text(finding: Finding) -> str:
+    return " | ".join(f"{s.option}: {s.reason}" for s in finding.suppressed)
+
+
+def evaluate_rule(rule_id: str, patient: PatientFacts) -> Finding | None:
+    """The registered rule `rule_id` applied to `patient` (alone, no ranking or dedupe)."""
+    from recommendations.engine import RULES, rules_all
+
+    rules_all()  # imports the rule modules, which register their rules
+    return RULES[rule_id].evaluate(patient)
