@@ -89,7 +89,10 @@ def facts_for_patient(*, patient: Patient, today: dt.date | None = None) -> Pati
     today = today or timezone.localdate()
     observations = {
         code: ObservationFact(
-            code=obs.code, display=obs.display, value=obs.value, unit=obs.unit,
+            code=obs.code,
+            display=obs.display,
+            value=obs.value,
+            unit=obs.unit,
             at=_day(obs.effective_at),
         )
         for code, obs in observations_latest(patient=patient).items()

@@ -36,7 +36,11 @@ def test_a_committed_record_change_is_evaluated_by_the_worker(live_worker):
     # A later change is picked up too: the smoker quits, the advice is retired.
     condition_add(by=clinician, patient=patient, code="E11.9", display="Type 2 diabetes")
     observation_record(
-        by=clinician, patient=patient, code="4548-4", value=8.4, unit="%",
+        by=clinician,
+        patient=patient,
+        code="4548-4",
+        value=8.4,
+        unit="%",
         effective_at=timezone.now(),
     )
     lifestyle_record(by=clinician, patient=patient, smoking="former")
