@@ -9,10 +9,10 @@ changed the record (signals in recommendations.signals), never on a page view.
 """
 
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
-import threading
 import time
 import uuid
 from typing import Any
@@ -156,16 +156,9 @@ def _retire(rec: Recommendation, now: Any) -> None:
     rec.save(update_fields=["is_current", "retired_at"])
 
 
-# Patients whose refresh is already promised at the commit of the open transaction: ten record
-# entries saved in one request make one task, not ten.
-_pending = threading.local()
-
-
 def _enqueue(patient_id: int) -> None:
     from recommendations.tasks import recommendations_refresh_task
 
-    pending: set[int] = getattr(_pending, "ids", set())
-    pending.discard(patient_id)
     try:
         recommendations_refresh_task.delay(patient_id)
     except Exception:
@@ -175,13 +168,16 @@ def _enqueue(patient_id: int) -> None:
 
 
 def recommendations_refresh_later(*, patient_id: int) -> None:
-    """Queue a refresh of the patient's recommendations once the current transaction commits."""
-    pending: set[int] = getattr(_pending, "ids", None) or set()
-    _pending.ids = pending
-    if patient_id in pending and transaction.get_connection().in_atomic_block:
-        return
-    pending.add(patient_id)
-    transaction.on_commit(lambda: _enqueue(patient_id))
+    """Queue a refresh of the patient's recommendations once the current transaction commits.
+    Ten record entries saved in one transaction queue one refresh, not ten."""
+    connection = transaction.get_connection()
+    if connection.in_atomic_block:
+        for _savepoints, queued, *_ in connection.run_on_commit:
+            if getattr(queued, "refresh_patient_id", None) == patient_id:
+                return
+    callback = functools.partial(_enqueue, patient_id)
+    callback.refresh_patient_id = patient_id  # type: ignore[attr-defined]
+    transaction.on_commit(callback)
 
 
 # --- decisions ----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import uuid
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
+from django.db import connection
 from django.utils import timezone
 
 from accounts.models import AuditEvent
@@ -268,16 +269,34 @@ def test_payload_is_json_ready_and_names_no_patient_details(test_rule, patient, 
         assert phi not in text
 
 
-def test_record_changes_queue_one_refresh_after_commit(
-    patient, clinician, django_capture_on_commit_callbacks
-):
-    with django_capture_on_commit_callbacks() as callbacks:
-        _hba1c(patient, clinician, 8.0)
-        _hba1c(patient, clinician, 8.1)
-        condition_add(by=clinician, patient=patient, code="E11.9", display="Type 2 diabetes")
-        lifestyle_record(by=clinician, patient=patient, smoking="current")
-    assert len(callbacks) == 1  # one refresh for the patient, not one per entry
+def test_record_changes_queue_one_refresh_after_commit(patient, clinician):
+    """Inside the (test's) transaction nothing is worked out; one refresh per patient waits for
+    the commit, however many entries were saved."""
+    other = factories.patient_make(by=clinician)
+    _hba1c(patient, clinician, 8.0)
+    _hba1c(patient, clinician, 8.1)
+    condition_add(by=clinician, patient=patient, code="E11.9", display="Type 2 diabetes")
+    lifestyle_record(by=clinician, patient=patient, smoking="current")
+    waiting = [
+        getattr(callback, "refresh_patient_id", None)
+        for _, callback, *_ in connection.run_on_commit
+    ]
+    assert waiting.count(patient.pk) == 1 and waiting.count(other.pk) == 1
     assert not Recommendation.objects.filter(patient=patient).exists()  # nothing in the request
+
+
+def test_the_queued_refresh_runs_the_task_after_commit(
+    team, clinician, django_capture_on_commit_callbacks, monkeypatch
+):
+    from recommendations import tasks
+
+    sent: list[int] = []
+    monkeypatch.setattr(tasks.recommendations_refresh_task, "delay", sent.append)
+    with django_capture_on_commit_callbacks(execute=True):
+        patient = factories.patient_make(team=team, by=clinician)
+        _hba1c(patient, clinician, 8.0)
+        assert sent == []
+    assert sent == [patient.pk]
 
 
 def test_refresh_with_the_real_rules(patient, clinician):
