@@ -126,8 +126,16 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
-    # SQLite: wait for a writer instead of failing with "database is locked" (web + worker + beat).
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # SQLite (laptop mode: web + worker + beat on one file): wait for a writer instead of failing
+    # with "database is locked"; WAL lets readers go on while one writes, and IMMEDIATE takes
+    # the write lock at BEGIN rather than failing when a read turns into a write.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 if env("REDIS_CACHE_URL", default=""):

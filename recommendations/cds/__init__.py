@@ -1,1 +1,1 @@
-"""CDS Hooks 2.0 service: discovery, the patient-view hook, feedback (see recommendations.cds.views)."""
+"""CDS Hooks 2.0 service: discovery, the patient-view hook and feedback (see .views)."""

@@ -1,5 +1,13 @@
-"""/cds-services (CDS Hooks)."""
+"""/cds-services (CDS Hooks 2.0): discovery, a service, its feedback endpoint."""
+
+from django.urls import path
+
+from recommendations.cds import views
 
 app_name = "cds"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.discovery, name="discovery"),
+    path("/<str:service_id>", views.service, name="service"),
+    path("/<str:service_id>/feedback", views.feedback, name="feedback"),
+]
