@@ -115,6 +115,12 @@ OBSERVATION_TYPES: dict[str, ObservationType] = {
             "laboratory",
             {"mmol/L": (_MGDL_PER_MMOL_CHOL, 0)},
         ),
+        # Breast tumour characteristics (pathology report), read by the treatment-benefit model.
+        _T("21889-1", "Tumour size (greatest dimension)", "mm", 0.1, 300, "laboratory"),
+        _T("21893-3", "Regional lymph nodes with metastasis", "{#}", 0, 100, "laboratory"),
+        _T("14130-9", "Estrogen receptor (tissue)", "fmol/mg", 0, 5000, "laboratory"),
+        _T("14230-7", "Progesterone receptor (tissue)", "fmol/mg", 0, 5000, "laboratory"),
+        _T("21858-6", "Histologic grade", "{grade}", 1, 3, "laboratory"),
     ]
 }
 

@@ -14,8 +14,15 @@ from recommendations.models import BenefitModelVersion, CdsClient, Feedback, Rec
 
 @admin.register(Recommendation)
 class RecommendationAdmin(PatientRefAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("public_id", "patient_ref", "rule_id", "urgency", "status", "is_current",
-                    "evaluated_at")
+    list_display = (
+        "public_id",
+        "patient_ref",
+        "rule_id",
+        "urgency",
+        "status",
+        "is_current",
+        "evaluated_at",
+    )
     list_filter = ("status", "is_current", "category", "urgency")
     search_fields = ("public_id", "rule_id")
     exclude = ("reasons", "suppressed", "details", "benefit", "source", "suggestions")

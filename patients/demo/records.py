@@ -4,6 +4,7 @@ the datasets hold, from rough adult-population frequencies."""
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -295,3 +296,38 @@ def _marker(
         "interpretation": interpretation,
         "tested_on": tested_on,
     }
+
+
+# Pathology of a breast cancer (LOINC, patients.catalog): what the treatment-benefit model reads.
+TUMOUR_SIZE, NODES, ER, PR, GRADE = "21889-1", "21893-3", "14130-9", "14230-7", "21858-6"
+
+
+@lru_cache(maxsize=1)
+def _gbsg2() -> list[dict[str, float]]:
+    """The GBSG2 trial's tumours (686 patients; sksurv.datasets.load_gbsg2), as plain rows."""
+    from sksurv.datasets import load_gbsg2
+
+    frame, _ = load_gbsg2()
+    grades = {"I": 1.0, "II": 2.0, "III": 3.0}
+    return [
+        {
+            "age": float(row.age),
+            TUMOUR_SIZE: float(row.tsize),
+            NODES: float(row.pnodes),
+            ER: float(row.estrec),
+            PR: float(row.progrec),
+            GRADE: grades[str(row.tgrade)],
+        }
+        for row in frame.itertuples()
+    ]
+
+
+def plan_tumour(plan: PatientPlan, rng: np.random.Generator, *, age: int, at: dt.datetime) -> None:
+    """A malignant breast patient's tumour pathology: a real GBSG2 tumour of a woman of about
+    her age (the trial's patients were 21-80)."""
+    rows = _gbsg2()
+    near = [row for row in rows if abs(row["age"] - age) <= 5] or rows
+    row = near[int(rng.integers(len(near)))]
+    units = {TUMOUR_SIZE: "mm", NODES: "{#}", ER: "fmol/mg", PR: "fmol/mg", GRADE: "{grade}"}
+    for code, unit in units.items():
+        plan.observations.append(ObservationPlan(code, row[code], unit, at))

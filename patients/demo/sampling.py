@@ -20,6 +20,7 @@ from patients.demo.records import (
     plan_history,
     plan_lifestyle,
     plan_observations,
+    plan_tumour,
 )
 
 DEMO_MRN_PREFIX = "DEMO-"
@@ -170,4 +171,7 @@ def patient_plan(
     # A few pathogenic BRCA carriers among breast clinic referrals, at fixed places in the list.
     brca = profile == "breast" and (index // 12) % 6 == 0
     plan_genetics(plan, rng, cholesterol=float(anchor[CHOLESTEROL]), today=today, brca_carrier=brca)
+    if malignant:
+        # Its own generator, so that the rest of the plan stays what it was before tumours.
+        plan_tumour(plan, np.random.default_rng([seed, index, 7]), age=age, at=visits[0])
     return plan
