@@ -14,7 +14,7 @@ urlpatterns = [
     path("risk/", include("prediction.urls")),
     path("imaging/", include("imaging.urls")),
     path("recommendations/", include("recommendations.urls")),
-    path("cds-services", include("recommendations.cds.urls")),
+    path("", include("recommendations.cds.urls")),  # /cds-services (the CDS Hooks spec's path)
     path("api/v1/", include("accounts.api_urls")),
     path("api/v1/", include("patients.api_urls")),
     path("api/v1/", include("prediction.api_urls")),

@@ -7,7 +7,7 @@ from recommendations.cds import views
 app_name = "cds"
 
 urlpatterns = [
-    path("", views.discovery, name="discovery"),
-    path("/<str:service_id>", views.service, name="service"),
-    path("/<str:service_id>/feedback", views.feedback, name="feedback"),
+    path("cds-services", views.discovery, name="discovery"),
+    path("cds-services/<str:service_id>", views.service, name="service"),
+    path("cds-services/<str:service_id>/feedback", views.feedback, name="feedback"),
 ]
