@@ -254,6 +254,9 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default=VAR_DIR / "media")
 RISK_MODEL_ROOT = env.path("RISK_MODEL_ROOT", default=VAR_DIR / "models" / "risk")
 # Treatment-benefit models (recommendations.ml); `train_benefit_models` writes here.
 BENEFIT_MODEL_ROOT = env.path("BENEFIT_MODEL_ROOT", default=VAR_DIR / "models" / "benefit")
+# Record changes queue a refresh of the patient's recommendations (off only in tests that do not
+# test it, so that background refreshes do not race their database teardown).
+RECOMMENDATIONS_AUTO_REFRESH = env.bool("RECOMMENDATIONS_AUTO_REFRESH", default=True)
 MEDIA_URL = "/media-not-served/"
 # Imaging: trained CNN bundles (`train_imaging_models` writes here) and the limits of an upload,
 # which is validated by content (imaging.intake) before anything is stored.

@@ -31,6 +31,9 @@ else:
 os.environ.setdefault("MEDIA_ROOT", str(_RUN_DIR / "media"))
 os.environ.setdefault("IMAGING_MODEL_ROOT", str(_RUN_DIR / "models" / "imaging"))
 os.environ.setdefault("BENEFIT_MODEL_ROOT", str(_RUN_DIR / "models" / "benefit"))
+# Tests of recommendations turn it on (the `settings` fixture); other tests' background refreshes
+# would race their database teardown.
+os.environ.setdefault("RECOMMENDATIONS_AUTO_REFRESH", "false")
 # pytest-xdist workers share the run folder; each gets its own broker queues.
 _BROKER_SCOPE = os.environ.get("PYTEST_XDIST_WORKER", "main")
 

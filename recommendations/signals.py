@@ -4,6 +4,7 @@ after the commit (recommendations.services.recommendations_refresh_later), never
 
 from typing import Any
 
+from django.conf import settings
 from django.db.models.signals import post_delete, post_save
 
 from imaging.signals import study_changed
@@ -34,7 +35,7 @@ RECORD_MODELS = (
 def _entry_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
     from recommendations.services import recommendations_refresh_later
 
-    if kwargs.get("raw"):  # loaddata
+    if kwargs.get("raw") or not settings.RECOMMENDATIONS_AUTO_REFRESH:  # raw: loaddata
         return
     recommendations_refresh_later(patient_id=instance.patient_id)
 
@@ -42,7 +43,7 @@ def _entry_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
 def _patient_changed(sender: Any, instance: Patient, **kwargs: Any) -> None:
     from recommendations.services import recommendations_refresh_later
 
-    if kwargs.get("raw"):
+    if kwargs.get("raw") or not settings.RECOMMENDATIONS_AUTO_REFRESH:
         return
     recommendations_refresh_later(patient_id=instance.pk)
 
@@ -50,6 +51,8 @@ def _patient_changed(sender: Any, instance: Patient, **kwargs: Any) -> None:
 def _study_changed(sender: Any, patient_id: int, **kwargs: Any) -> None:
     from recommendations.services import recommendations_refresh_later
 
+    if not settings.RECOMMENDATIONS_AUTO_REFRESH:
+        return
     recommendations_refresh_later(patient_id=patient_id)
 
 

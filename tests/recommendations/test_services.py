@@ -269,9 +269,11 @@ def test_payload_is_json_ready_and_names_no_patient_details(test_rule, patient, 
         assert phi not in text
 
 
-def test_record_changes_queue_one_refresh_after_commit(patient, clinician):
+def test_record_changes_queue_one_refresh_after_commit(team, clinician, settings):
     """Inside the (test's) transaction nothing is worked out; one refresh per patient waits for
     the commit, however many entries were saved."""
+    settings.RECOMMENDATIONS_AUTO_REFRESH = True
+    patient = factories.patient_make(team=team, by=clinician)
     other = factories.patient_make(by=clinician)
     _hba1c(patient, clinician, 8.0)
     _hba1c(patient, clinician, 8.1)
@@ -286,10 +288,11 @@ def test_record_changes_queue_one_refresh_after_commit(patient, clinician):
 
 
 def test_the_queued_refresh_runs_the_task_after_commit(
-    team, clinician, django_capture_on_commit_callbacks, monkeypatch
+    team, clinician, django_capture_on_commit_callbacks, monkeypatch, settings
 ):
     from recommendations import tasks
 
+    settings.RECOMMENDATIONS_AUTO_REFRESH = True
     sent: list[int] = []
     monkeypatch.setattr(tasks.recommendations_refresh_task, "delay", sent.append)
     with django_capture_on_commit_callbacks(execute=True):
@@ -320,3 +323,11 @@ def test_refresh_command_only_missing(patient, clinician, team):
     call_command("refresh_recommendations", "--only-missing")
     assert EvaluationRun.objects.get(patient=patient).evaluated_at == before
     assert EvaluationRun.objects.filter(patient=other).exists()
+
+
+def test_no_refresh_is_queued_when_auto_refresh_is_off(team, clinician, settings):
+    settings.RECOMMENDATIONS_AUTO_REFRESH = False
+    patient = factories.patient_make(team=team, by=clinician)
+    _hba1c(patient, clinician, 8.0)
+    waiting = [getattr(cb, "refresh_patient_id", None) for _, cb, *_ in connection.run_on_commit]
+    assert patient.pk not in waiting
