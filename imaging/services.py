@@ -177,17 +177,20 @@ def _fail(study: Study | int, token: uuid.UUID | None, code: str, reason: str) -
     rows = Study.objects.filter(pk=study_id).exclude(state=Study.State.DONE)
     if token is not None:
         rows = rows.filter(claim_token=token, state=Study.State.RUNNING)
-    failed = rows.update(
-        state=Study.State.FAILED,
-        failure_code=code,
-        failure_reason=reason,
-        finished_at=timezone.now(),
-        claim_token=None,
-        lease_expires_at=None,
-    )
+    # The state and its notification commit together: whoever sees FAILED sees the notice too.
+    with transaction.atomic():
+        failed = rows.update(
+            state=Study.State.FAILED,
+            failure_code=code,
+            failure_reason=reason,
+            finished_at=timezone.now(),
+            claim_token=None,
+            lease_expires_at=None,
+        )
+        if failed:
+            _notify(Study.objects.get(pk=study_id))
     if failed:
         logger.info("study %s failed: %s", study_id, code)
-        _notify(Study.objects.get(pk=study_id))
     return bool(failed)
 
 
