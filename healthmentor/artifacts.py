@@ -80,3 +80,15 @@ def manifest_read_verified(folder: Path | str, model_file: str = "model.skops") 
             "model or restore the original file."
         )
     return manifest
+
+
+def artifact_dir_under(root: Path | str, folder: Path | str) -> tuple[Path, str]:
+    """`folder` (absolute, or relative to `root`) resolved, and its POSIX path relative to
+    `root`, which is what a registry row stores; ValueError when it lies outside `root`."""
+    base = Path(root).resolve()
+    path = Path(folder)
+    path = (path if path.is_absolute() else base / path).resolve()
+    try:
+        return path, path.relative_to(base).as_posix()
+    except ValueError:
+        raise ValueError(f"{path} is not under {base}.") from None

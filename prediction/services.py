@@ -21,7 +21,11 @@ from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import AuditAction, Role, User
-from healthmentor.artifacts import ArtifactIntegrityError, manifest_read_verified
+from healthmentor.artifacts import (
+    ArtifactIntegrityError,
+    artifact_dir_under,
+    manifest_read_verified,
+)
 from patients.catalog import unit_label
 from patients.models import Patient
 from patients.selectors import patients_visible_to
@@ -303,14 +307,12 @@ def risk_outcome_record(
 
 
 def _artifact_dir(folder: Path) -> tuple[Path, str]:
-    root = risk_model_root().resolve()
-    path = Path(folder)
-    path = (path if path.is_absolute() else root / path).resolve()
+    root = risk_model_root()
     try:
-        return path, path.relative_to(root).as_posix()
+        return artifact_dir_under(root, folder)
     except ValueError:
         raise ValidationError(
-            {"folder": [f"{path} is not under RISK_MODEL_ROOT ({root})."]}
+            {"folder": [f"{folder} is not under RISK_MODEL_ROOT ({root.resolve()})."]}
         ) from None
 
 

@@ -21,7 +21,11 @@ from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import AuditAction
-from healthmentor.artifacts import ArtifactIntegrityError, manifest_read_verified
+from healthmentor.artifacts import (
+    ArtifactIntegrityError,
+    artifact_dir_under,
+    manifest_read_verified,
+)
 from recommendations.engine.facts import BenefitEstimate, ObservationFact, PatientFacts
 from recommendations.ml.benefit import (
     COHORT,
@@ -67,14 +71,12 @@ def benefit_model_folder(version: BenefitModelVersion) -> Path:
 
 
 def _artifact_dir(folder: Path) -> tuple[Path, str]:
-    root = benefit_model_root().resolve()
-    path = Path(folder)
-    path = (path if path.is_absolute() else root / path).resolve()
+    root = benefit_model_root()
     try:
-        return path, path.relative_to(root).as_posix()
+        return artifact_dir_under(root, folder)
     except ValueError:
         raise ValidationError(
-            {"folder": [f"{path} is not under BENEFIT_MODEL_ROOT ({root})."]}
+            {"folder": [f"{folder} is not under BENEFIT_MODEL_ROOT ({root.resolve()})."]}
         ) from None
 
 
