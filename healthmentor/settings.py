@@ -257,6 +257,10 @@ BENEFIT_MODEL_ROOT = env.path("BENEFIT_MODEL_ROOT", default=VAR_DIR / "models" /
 # Record changes queue a refresh of the patient's recommendations (off only in tests that do not
 # test it, so that background refreshes do not race their database teardown).
 RECOMMENDATIONS_AUTO_REFRESH = env.bool("RECOMMENDATIONS_AUTO_REFRESH", default=True)
+
+# How long a dashboard chart's figures are served from the cache (the chart says when they were
+# computed). A single patient's charts are never cached.
+DASHBOARD_CACHE_SECONDS = env.int("DASHBOARD_CACHE_SECONDS", default=60)
 MEDIA_URL = "/media-not-served/"
 # Imaging: trained CNN bundles (`train_imaging_models` writes here) and the limits of an upload,
 # which is validated by content (imaging.intake) before anything is stored.

@@ -14,6 +14,7 @@ urlpatterns = [
     path("risk/", include("prediction.urls")),
     path("imaging/", include("imaging.urls")),
     path("recommendations/", include("recommendations.urls")),
+    path("dashboards/", include("dashboards.urls")),
     path("", include("recommendations.cds.urls")),  # /cds-services (the CDS Hooks spec's path)
     path("api/v1/", include("accounts.api_urls")),
     path("api/v1/", include("patients.api_urls")),

@@ -7,6 +7,7 @@ contributions and the version that made it; later, the real outcome.
 """
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -70,7 +71,15 @@ class RiskAssessment(models.Model):
     `contributions`: {"space", "base", "features": {feature: value}, "calibration_adjustment"},
     which add up to the model's output exactly. Outcome fields stay empty until a clinician
     records what really happened.
+
+    Snapshots taken when the row is inserted (see save()), so that the dashboards aggregate in
+    SQL without decrypting patients: `disease` equals model_version.disease; `subject_sex` and
+    `subject_age` are the patient's sex and age in whole years on the assessment day, the age
+    capped at SUBJECT_AGE_CAP (HIPAA Safe Harbor groups ages over 89). Invariant: exactly one
+    row per (patient, disease) has `is_latest`, the newest.
     """
+
+    SUBJECT_AGE_CAP = 90
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="risk_assessments")
@@ -91,10 +100,38 @@ class RiskAssessment(models.Model):
     outcome_recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    disease = models.CharField(max_length=40, editable=False, default="")
+    subject_sex = models.CharField(max_length=10, editable=False, blank=True)
+    subject_age = models.PositiveSmallIntegerField(null=True, editable=False)
+    is_latest = models.BooleanField(default=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["model_version", "created_at"])]
+        indexes = [
+            models.Index(fields=["model_version", "created_at"]),
+            models.Index(fields=["disease", "is_latest", "risk_band"]),
+            models.Index(fields=["patient", "disease", "is_latest"]),
+        ]
 
     def __str__(self) -> str:
         return f"Risk assessment {self.public_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self._state.adding:
+            self.disease = self.model_version.disease
+            patient = self.patient
+            if not self.subject_sex:
+                self.subject_sex = str(patient.sex or "")
+            if self.subject_age is None and patient.date_of_birth:
+                day = timezone.localtime(self.created_at).date()
+                self.subject_age = max(0, min(patient.age_on(day), self.SUBJECT_AGE_CAP))
+            # The newest assessment is the latest one: an older row being inserted (a backfill)
+            # does not take the flag from a newer one.
+            others = RiskAssessment.objects.filter(
+                patient_id=self.patient_id, disease=self.disease, is_latest=True
+            )
+            newer = others.filter(created_at__gt=self.created_at).exists()
+            self.is_latest = not newer
+            if not newer:
+                others.update(is_latest=False)
+        super().save(*args, **kwargs)

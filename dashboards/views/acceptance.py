@@ -1,0 +1,5 @@
+"""Placeholder: filled by the acceptance dashboard."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

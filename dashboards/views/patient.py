@@ -1,0 +1,5 @@
+"""Placeholder: filled by the patient dashboard."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []
