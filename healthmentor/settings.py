@@ -279,6 +279,9 @@ IMAGING_MAX_ATTEMPTS = 3
 IMAGING_SWEEP_INTERVAL_S = env.int("IMAGING_SWEEP_INTERVAL_S", default=30)
 # Fault drills only: a pause after each claim, to kill a worker mid-task. Leave it at 0.
 IMAGING_FAULT_DELAY_S = env.float("IMAGING_FAULT_DELAY_S", default=0.0)
+# Each Celery worker writes a heartbeat row this often (imaging.heartbeat); the imaging operations
+# dashboard counts it alive while seen within three intervals.
+WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=15.0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
 

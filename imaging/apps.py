@@ -15,6 +15,10 @@ class ImagingConfig(AppConfig):
 
         timeline_provider_register(study_timeline_items)
         patient_panel_register("imaging.views.imaging_panel")
+        # Celery workers write their heartbeat rows (imaging.heartbeat); the web never sends these.
+        from imaging.heartbeat import heartbeat_signals_connect
+
+        heartbeat_signals_connect()
 
     def model_cards(self) -> list[dict[str, Any]]:
         """The active imaging model's card (asked for by `manage.py model_cards`)."""

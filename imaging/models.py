@@ -151,6 +151,7 @@ class Study(models.Model):
         verbose_name_plural = "studies"
         indexes = [
             models.Index(fields=["state", "enqueued_at"]),
+            models.Index(fields=["state", "finished_at"]),  # the operations dashboard's windows
             models.Index(fields=["patient", "uploaded_at"]),
         ]
 
@@ -192,3 +193,24 @@ class StudyReport(models.Model):
 
     def __str__(self) -> str:
         return f"Report of {self.study_id} ({self.status})"
+
+
+class WorkerHeartbeat(models.Model):
+    """One Celery worker node, as its main process last reported itself (imaging.heartbeat).
+
+    The row is written when the worker is ready, `last_seen_at` every WORKER_HEARTBEAT_SECONDS
+    while it runs, and `stopped_at` on a warm shutdown. A worker is alive when it has not stopped
+    and was seen within three intervals: a killed worker (no shutdown) goes silent, not stopped."""
+
+    hostname = models.CharField(max_length=255, unique=True, help_text="Celery node name.")
+    pid = models.PositiveIntegerField(help_text="The worker's main process.")
+    queues = models.JSONField(default=list, blank=True, help_text="Queues it consumes from.")
+    started_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now, db_index=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["hostname"]
+
+    def __str__(self) -> str:
+        return f"Worker {self.hostname} (pid {self.pid})"

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 from django.http import Http404
 from guardian.shortcuts import get_objects_for_user
 
@@ -423,3 +423,71 @@ def record_entry_get(*, patient: Patient, model: type[E], public_id: uuid.UUID |
         return record_entries(patient=patient, model=model).get(public_id=uuid.UUID(str(public_id)))
     except (model.DoesNotExist, ValueError):
         raise Http404("No such entry in this patient's record.") from None
+
+
+# --- dashboards: patient ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ObservationKind:
+    """One observation code a patient has results of: its words, unit and category from the
+    catalog (or from the results themselves for a code outside it), and how many results."""
+
+    code: str
+    display: str
+    unit: str
+    category: str  # "vital-signs" or "laboratory"
+    count: int
+
+
+def observation_kinds_for_patient(*, patient: Patient) -> list[ObservationKind]:
+    """The codes `patient` has results of, vital signs first then laboratory results, each in
+    catalog order (codes outside the catalog last). One query. The caller has checked access."""
+    rows = (
+        Observation.objects.filter(patient=patient)
+        .order_by()
+        .values("code")
+        .annotate(n=Count("pk"), display=Max("display"), unit=Max("unit"))
+    )
+    order = {code: n for n, code in enumerate(OBSERVATION_TYPES)}
+    kinds = []
+    for row in rows:
+        kind = OBSERVATION_TYPES.get(row["code"])
+        kinds.append(
+            ObservationKind(
+                code=row["code"],
+                display=kind.display if kind else row["display"],
+                unit=kind.unit if kind else row["unit"],
+                category=kind.category if kind else "laboratory",
+                count=row["n"],
+            )
+        )
+    kinds.sort(key=lambda k: (k.category != "vital-signs", order.get(k.code, len(order)), k.code))
+    return kinds
+
+
+def observation_history(*, patient: Patient, code: str, limit: int = 200) -> list[Observation]:
+    """The newest `limit` results of one code of `patient`, oldest first (for a chart over time).
+    The caller has checked access."""
+    newest = Observation.objects.filter(patient=patient, code=code).order_by("-effective_at", "-pk")
+    return list(reversed(newest[:limit]))
+
+
+def reference_range(*, code: str) -> tuple[float | None, float | None]:
+    """The typical adult reference interval (low, high) of a code in its canonical unit; either
+    bound may be None (one-sided, or none known). See TYPICAL_REFERENCE."""
+    low, high = TYPICAL_REFERENCE.get(code, (None, None))
+    return (
+        None if low is None else float(low),
+        None if high is None else float(high),
+    )
+
+
+def reference_flag(*, code: str, value: float) -> str:
+    """ "low", "high" or "" for a value against its code's typical reference interval."""
+    return _reference(code, value)[0]
+
+
+def patients_visible_count(*, user: User) -> int:
+    """How many patients `user` may see (one query)."""
+    return patients_visible_to(user=user).count()
