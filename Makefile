@@ -29,6 +29,7 @@ run: $(STAMP)
 	$(BIN)/python manage.py train_risk_models --if-missing
 	$(BIN)/python manage.py train_imaging_models --if-missing
 	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py seed_risk_demo
 	$(BIN)/python manage.py seed_imaging_demo
 	$(BIN)/python manage.py train_benefit_models --if-missing
 	$(BIN)/python manage.py refresh_recommendations --only-missing

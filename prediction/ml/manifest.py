@@ -74,6 +74,7 @@ def manifest_build(
     subgroup_note: str,
     calibration: tuple[float, float],
     sha256: str,
+    curves: dict[str, Any] | None = None,
     training: dict[str, Any],
 ) -> dict[str, Any]:
     """The manifest of one trained model; `created` is the only field that changes between two
@@ -136,11 +137,15 @@ def manifest_build(
         },
         "training": training,
     }
+    if curves is not None:
+        body["curves"] = rounded(curves)
     # Same inputs and results -> same version; any change to data, code or results -> another.
     identity = {
         k: body[k]
         for k in ("disease", "algorithm", "sha256", "features", "metrics", "comparison", "training")
     }
+    if "curves" in body:
+        identity["curves"] = body["curves"]
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
     version = f"{version_prefix}-{digest[:10]}"
     created = datetime.now(UTC).isoformat(timespec="seconds")

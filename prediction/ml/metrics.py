@@ -195,3 +195,82 @@ def population_stability_index(
     counts = np.bincount(np.searchsorted(cuts, values, side="right"), minlength=len(expected))
     actual = np.maximum(counts / values.size, floor)
     return float(np.sum((actual - expected) * np.log(actual / expected)))
+
+
+def roc_points(prob: np.ndarray, y: np.ndarray, *, max_points: int = 60) -> list[dict[str, Any]]:
+    """The ROC curve of flagging prob >= threshold, thinned to at most `max_points` points spread
+    evenly along the curve (its first point, nobody flagged, and its last, everybody flagged, are
+    always kept): [{"fpr", "tpr", "threshold"}], threshold None at the origin. [] with one class."""
+    prob = np.asarray(prob, dtype=float)
+    y = np.asarray(y, dtype=bool)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos == 0 or n_neg == 0:
+        return []
+    order = np.argsort(-prob, kind="mergesort")
+    ranked, hits = prob[order], y[order]
+    last = np.r_[np.flatnonzero(np.diff(ranked)), len(ranked) - 1]  # end of each tied group
+    tpr = np.r_[0.0, np.cumsum(hits)[last] / n_pos]
+    fpr = np.r_[0.0, np.cumsum(~hits)[last] / n_neg]
+    thresholds: list[float | None] = [None, *map(float, ranked[last])]
+    if len(tpr) > max_points:
+        travelled = np.r_[0.0, np.cumsum(np.abs(np.diff(fpr)) + np.abs(np.diff(tpr)))]
+        targets = np.linspace(0.0, travelled[-1], max_points)
+        keep = np.unique(np.r_[0, np.searchsorted(travelled, targets), len(tpr) - 1])
+        keep = keep[keep < len(tpr)][:max_points]
+        keep[-1] = len(tpr) - 1
+    else:
+        keep = np.arange(len(tpr))
+    return [{"fpr": float(fpr[i]), "tpr": float(tpr[i]), "threshold": thresholds[i]} for i in keep]
+
+
+def calibration_bins(
+    prob: np.ndarray, y: np.ndarray, *, bins: int = 10, keep_empty: bool = True
+) -> list[dict[str, Any]]:
+    """Predicted against observed in `bins` equal-width bins of predicted probability:
+    [{"lower", "upper", "n", "mean_predicted", "observed"}]; an empty bin has n 0 and None means
+    (or is left out with keep_empty=False)."""
+    prob = np.asarray(prob, dtype=float)
+    y = np.asarray(y, dtype=float)
+    index = np.minimum((prob * bins).astype(int), bins - 1)
+    rows = []
+    for b in range(bins):
+        mask = index == b
+        count = int(mask.sum())
+        if not count and not keep_empty:
+            continue
+        rows.append(
+            {
+                "lower": b / bins,
+                "upper": (b + 1) / bins,
+                "n": count,
+                "mean_predicted": float(prob[mask].mean()) if count else None,
+                "observed": float(y[mask].mean()) if count else None,
+            }
+        )
+    return rows
+
+
+def confusion_counts(prob: np.ndarray, y: np.ndarray, threshold: float) -> dict[str, int]:
+    """True/false positives and negatives of flagging prob >= threshold."""
+    y = np.asarray(y, dtype=bool)
+    flagged = np.asarray(prob, dtype=float) >= threshold
+    return {
+        "tp": int(np.sum(flagged & y)),
+        "fp": int(np.sum(flagged & ~y)),
+        "fn": int(np.sum(~flagged & y)),
+        "tn": int(np.sum(~flagged & ~y)),
+    }
+
+
+def psi_from_counts(
+    reference: dict[str, list[float]], counts: Any, *, floor: float = 1e-4
+) -> float:
+    """PSI (see population_stability_index) from the number of values in each bin of
+    `reference`, as a database counts them."""
+    counts = np.asarray(counts, dtype=float)
+    total = counts.sum()
+    if total <= 0:
+        raise ValueError("No values to compare with the reference distribution.")
+    expected = np.maximum(np.asarray(reference["proportions"], dtype=float), floor)
+    actual = np.maximum(counts / total, floor)
+    return float(np.sum((actual - expected) * np.log(actual / expected)))

@@ -7,8 +7,10 @@ simplest algorithm whose mean AUROC is within one standard error of the best: si
 explain themselves better, and smaller differences are noise. The winner is refitted on all rows
 and calibrated with one Platt sigmoid fitted on its out-of-fold scores. Every metric of the
 manifest is out-of-fold: each repeat's scores are calibrated with a sigmoid fitted on the other
-folds of that repeat, so no row is calibrated on itself. Everything is deterministic for a given
-seed: the same metrics, model bytes, sha256 and version.
+folds of that repeat, so no row is calibrated on itself. The manifest's "curves" (ROC points,
+calibration bins, confusion counts at the operating threshold) come from the same out-of-fold
+probabilities. Everything is deterministic for a given seed: the same metrics, curves, model
+bytes, sha256 and version.
 """
 
 import hashlib
@@ -42,8 +44,10 @@ from prediction.ml.persist import model_dumps
 DEFAULT_SEED = 20240601
 N_SPLITS, N_REPEATS = 5, 3
 N_BOOTSTRAP = 1000
+CALIBRATION_BINS = 10
 MIN_SUBGROUP_EVENTS = 10
-TRAINING_FORMAT = 1
+TRAINING_FORMAT = 2  # 2: the manifest records "curves"
+ROC_POINTS = 60
 
 Progress = Callable[[str], None]
 
@@ -238,6 +242,37 @@ def _subgroup_note(data: Dataset) -> str:
     )
 
 
+def _curves(prob: np.ndarray, y: np.ndarray, threshold: float) -> dict[str, Any]:
+    """The out-of-fold curves the model-quality dashboard draws (`prob`: repeats x n calibrated
+    out-of-fold probabilities): ROC and calibration pooled over the repeats, and the confusion
+    counts at the operating threshold averaged over the repeats."""
+    pooled, labels = prob.ravel(), np.tile(y, prob.shape[0])
+    repeats = prob.shape[0]
+    calibration = m.calibration_bins(pooled, labels, bins=CALIBRATION_BINS)
+    for row in calibration:  # patients, not patient-repeats
+        row["n"] = round(row["n"] / repeats)
+    counts = [m.confusion_counts(row, y, threshold) for row in prob]
+    confusion = {k: round(float(np.mean([c[k] for c in counts]))) for k in counts[0]}
+    return {
+        "roc": m.roc_points(pooled, labels, max_points=ROC_POINTS),
+        "roc_note": (
+            f"Out-of-fold calibrated probabilities pooled over the {repeats} CV repeats, at most "
+            f"{ROC_POINTS} points spread along the curve."
+        ),
+        "calibration": calibration,
+        "calibration_note": (
+            f"{CALIBRATION_BINS} equal-width bins of out-of-fold calibrated probability, pooled "
+            f"over the {repeats} CV repeats; n is patients per bin (pooled count / {repeats})."
+        ),
+        "confusion": {"threshold": threshold, **confusion},
+        "confusion_note": (
+            f"Out-of-fold counts at the operating threshold {threshold:.4f}, averaged over the "
+            f"{repeats} CV repeats and rounded, so they may not add up to the {len(y)} patients "
+            "exactly."
+        ),
+    }
+
+
 def _packages() -> dict[str, str]:
     return {name: package_version(name) for name in ("scikit-learn", "numpy", "scipy", "skops")}
 
@@ -396,6 +431,7 @@ def _train(
         subgroups=_subgroups(data, prob, threshold),
         subgroup_note=_subgroup_note(data),
         calibration=(a, b),
+        curves=_curves(prob, y, threshold),
         sha256=sha256,
         training=training,
     )

@@ -31,7 +31,8 @@
       row.forEach(function (cell, i) {
         var td = i === 0 ? document.createElement("th") : document.createElement("td");
         if (i === 0) { td.scope = "row"; }
-        if (typeof cell === "number") { td.className = "num"; }
+        // Numbers and the dash of a missing (or suppressed) number line up on the right.
+        if (typeof cell === "number" || (i > 0 && (cell === null || cell === undefined))) { td.className = "num"; }
         td.textContent = formatCell(cell);
         tr.appendChild(td);
       });
