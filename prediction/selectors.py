@@ -23,9 +23,9 @@ from django.utils import timezone
 from accounts.audit import audit_record
 from accounts.models import AuditAction, AuditOutcome, User
 from patients.models import Patient
-from patients.selectors import TimelineItem, patient_get_for_user
+from patients.selectors import TimelineItem, patient_get_for_user, patients_visible_to
 from prediction.ml.diseases import DISEASES
-from prediction.models import ModelVersion, Outcome, RiskAssessment
+from prediction.models import ModelVersion, Outcome, RiskAssessment, RiskBand
 
 # Fewer outcomes than this (or a single class) give None / [] rather than a noisy figure.
 MIN_OUTCOMES = 10
@@ -453,3 +453,43 @@ def population_risk_counts(
 def population_size(*, patients: QuerySet[Patient] | None = None) -> int:
     """How many patients `patients` holds (None: every patient). One query."""
     return (Patient.objects.all() if patients is None else patients).count()
+
+
+# --- dashboards: a user's patients by risk ----------------------------------------------------
+
+HIGH_RISK_ROWS = 20
+_BANDS = (RiskBand.LOW, RiskBand.MODERATE, RiskBand.HIGH)
+
+
+def _latest_assessments_for_user(*, user: User) -> QuerySet[RiskAssessment]:
+    return RiskAssessment.objects.filter(is_latest=True, patient__in=patients_visible_to(user=user))
+
+
+def high_risk_latest_for_user(*, user: User, limit: int = HIGH_RISK_ROWS) -> list[RiskAssessment]:
+    """The latest assessments in the high band of the patients `user` may see, the most probable
+    first, with patient and model version (at most `limit`: their names are decrypted)."""
+    rows = _latest_assessments_for_user(user=user).filter(risk_band=RiskBand.HIGH)
+    return list(
+        rows.select_related("patient", "model_version").order_by("-probability", "-pk")[:limit]
+    )
+
+
+def high_risk_patient_count_for_user(*, user: User) -> int:
+    """How many patients `user` may see have a latest assessment (of any disease) that is high."""
+    rows = _latest_assessments_for_user(user=user).filter(risk_band=RiskBand.HIGH)
+    return rows.order_by().values("patient_id").distinct().count()
+
+
+def risk_band_counts_for_user(*, user: User) -> dict[str, dict[str, int]]:
+    """{disease: {band: patients}} by the band of each patient's latest assessment of each
+    disease, over the patients `user` may see (one query)."""
+    rows = (
+        _latest_assessments_for_user(user=user)
+        .order_by()
+        .values("disease", "risk_band")
+        .annotate(n=Count("pk"))
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for row in rows:
+        counts.setdefault(row["disease"], {band: 0 for band in _BANDS})[row["risk_band"]] = row["n"]
+    return counts

@@ -9,7 +9,6 @@ from typing import Any, ClassVar
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, QuerySet
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
@@ -18,7 +17,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.audit import audit_request
 from accounts.decorators import AuthedRequest
-from accounts.models import AuditAction, User
+from accounts.models import AuditAction
 from dashboards.charts import BAND_COLOURS, Chart, Table, axis, colour
 from dashboards.views.base import CARE_ROLES, ChartView, user_is_researcher
 from dashboards.views.tabs import dashboard_tabs
@@ -29,56 +28,22 @@ from imaging.selectors import (
     studies_waiting_for_user,
     study_title,
 )
-from patients.selectors import patients_visible_count, patients_visible_to
-from prediction.models import RiskAssessment, RiskBand
-from prediction.selectors import disease_title, model_versions_active
+from patients.selectors import patients_visible_count
+from prediction.models import RiskBand
+from prediction.selectors import (
+    disease_title,
+    high_risk_latest_for_user,
+    high_risk_patient_count_for_user,
+    model_versions_active,
+    risk_band_counts_for_user,
+)
 from recommendations.selectors import URGENCY_WORDS, recommendations_awaiting, user_may_decide
 
-HIGH_RISK_ROWS = 20
 STUDY_ROWS = 10
 RECOMMENDATION_ROWS = 10
 FINISHED_DAYS = 7
 STUDY_CHART_DAYS = 14
 BANDS = (RiskBand.LOW, RiskBand.MODERATE, RiskBand.HIGH)
-
-
-# --- reads of the prediction app --------------------------------------------------------------
-# These belong in prediction/selectors.py (this helper's contract did not open that file): the
-# lead moves them there unchanged and imports them from it.
-
-
-def _latest_assessments_for_user(*, user: User) -> QuerySet[RiskAssessment]:
-    return RiskAssessment.objects.filter(is_latest=True, patient__in=patients_visible_to(user=user))
-
-
-def high_risk_latest_for_user(*, user: User, limit: int = HIGH_RISK_ROWS) -> list[RiskAssessment]:
-    """The latest assessments in the high band of the patients `user` may see, the most probable
-    first, with patient and model version (at most `limit`: their names are decrypted)."""
-    rows = _latest_assessments_for_user(user=user).filter(risk_band=RiskBand.HIGH)
-    return list(
-        rows.select_related("patient", "model_version").order_by("-probability", "-pk")[:limit]
-    )
-
-
-def high_risk_patient_count_for_user(*, user: User) -> int:
-    """How many patients `user` may see have a latest assessment (of any disease) that is high."""
-    rows = _latest_assessments_for_user(user=user).filter(risk_band=RiskBand.HIGH)
-    return rows.order_by().values("patient_id").distinct().count()
-
-
-def risk_band_counts_for_user(*, user: User) -> dict[str, dict[str, int]]:
-    """{disease: {band: patients}} by the band of each patient's latest assessment of each
-    disease, over the patients `user` may see (one query)."""
-    rows = (
-        _latest_assessments_for_user(user=user)
-        .order_by()
-        .values("disease", "risk_band")
-        .annotate(n=Count("pk"))
-    )
-    counts: dict[str, dict[str, int]] = {}
-    for row in rows:
-        counts.setdefault(row["disease"], {band: 0 for band in BANDS})[row["risk_band"]] = row["n"]
-    return counts
 
 
 # --- the page ---------------------------------------------------------------------------------
