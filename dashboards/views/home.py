@@ -5,6 +5,7 @@ may see (patients.selectors.patients_visible_to); researchers are sent to the po
 """
 
 import datetime as dt
+import textwrap
 from typing import Any, ClassVar
 
 from django.contrib.auth.decorators import login_required
@@ -125,11 +126,13 @@ def home(request: AuthedRequest) -> HttpResponse:
 # --- charts -----------------------------------------------------------------------------------
 
 
-def title_lines(title: str) -> list[str]:
+def title_lines(title: str, width: int = 30) -> list[str]:
     """ "Heart disease (Cleveland cohort)" -> ["Heart disease", "(Cleveland cohort)"]: a Chart.js
-    label of two lines."""
+    label of several lines, none much longer than `width` characters, so that a long disease
+    title is not cut off at the chart's edge."""
     head, sep, tail = title.partition(" (")
-    return [head, f"({tail}"] if sep else [title]
+    parts = [head, f"({tail}"] if sep else [title]
+    return [line for part in parts for line in textwrap.wrap(part, width) or [part]]
 
 
 def title_short(title: str) -> str:
