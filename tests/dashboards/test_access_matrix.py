@@ -51,9 +51,9 @@ def route_names() -> list[str]:
 @pytest.fixture
 def world() -> dict[str, Any]:
     version: ModelVersion = risk_version("diabetes")
-    mine = factories.ClinicianFactory()
+    mine: Any = factories.ClinicianFactory()
     team = factories.care_team_make(members=[mine])
-    other = factories.ClinicianFactory()
+    other: Any = factories.ClinicianFactory()
     factories.care_team_make(members=[other])
     patient = factories.patient_make(
         team=team, by=mine, mrn="MRN-CANARY-71", given_name="Zebedee", family_name="Quillfeather"
