@@ -50,6 +50,9 @@ PHI_ENCRYPTION_KEYS = [
 ]
 # Key of the blind indexes (HMAC of normalized MRN and names) used for exact-match search.
 PHI_BLIND_INDEX_KEY = _secret("PHI_BLIND_INDEX_KEY", DEV_PHI_BLIND_INDEX_KEY)
+# Keys the research export's pseudonyms and date shifts (patients.deid); the blind-index key when
+# unset. Set it to a separate secret to rotate research pseudonyms independently.
+DEID_SECRET_KEY = env("DEID_SECRET_KEY", default="")
 
 ALLOWED_HOSTS = env.list(
     "DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
@@ -374,10 +377,18 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Django logs the full path of a request that failed: our URLs carry UUIDs, but a person may
+    # type an MRN or a name into one, so anything else in a logged path is redacted.
+    "filters": {"redact_paths": {"()": "healthmentor.log_redaction.RedactRequestPaths"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_paths"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
-        # Django logs the full path of a request that failed; our URLs carry UUIDs, never PHI.
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
     },

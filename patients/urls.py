@@ -1,6 +1,6 @@
 from django.urls import path
 
-from patients import views
+from patients import exports, views
 
 app_name = "patients"
 
@@ -18,6 +18,9 @@ _ENTRY_SEGMENTS = {
 urlpatterns = [
     path("", views.patient_list, name="list"),
     path("new/", views.patient_create, name="create"),
+    path("export/", exports.export_page, name="export"),
+    path("export/deid.csv", exports.export_csv, name="export_csv"),
+    path("export/deid.fhir.json", exports.export_fhir, name="export_fhir"),
     path("<uuid:public_id>/", views.patient_detail, name="detail"),
     path("<uuid:public_id>/edit/", views.patient_edit, name="edit"),
     *(
