@@ -82,7 +82,10 @@ def feature_value_check(spec: FeatureSpec, raw: object) -> float:
     if isinstance(raw, bool):
         number = 1.0 if raw else 0.0
     elif isinstance(raw, numbers.Real | Decimal):
-        number = float(raw)
+        try:
+            number = float(raw)
+        except (OverflowError, ValueError):  # an int beyond float's range, a signalling NaN
+            number = math.nan
     elif isinstance(raw, str):
         text = raw.strip()
         if spec.kind == "binary" and text.lower() in _YES | _NO:
