@@ -1,14 +1,17 @@
-"""Sign-ins, sign-outs, failed sign-ins and lockouts go to the audit trail."""
+"""Sign-ins, sign-outs, failed sign-ins and lockouts go to the audit trail; a user who becomes an
+administrator loses an API token issued without a second factor."""
 
 from typing import Any
 
 from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 from django.http import HttpRequest
 
 from accounts.audit import audit_record, client_ip
 from accounts.models import AuditAction, AuditOutcome, User
+from accounts.services.api_tokens import api_token_revoke
 
 
 def _ip(request: HttpRequest | None) -> str | None:
@@ -56,3 +59,25 @@ def _locked_out(
         outcome=AuditOutcome.DENIED,
         detail={"username": (username or "")[:254]},
     )
+
+
+# Fields that decide User.must_use_two_factor.
+_PRIVILEGE_FIELDS = frozenset({"role", "is_staff", "is_superuser"})
+
+
+@receiver(pre_save, sender=User)
+def _privilege_before(sender: Any, instance: User, update_fields: Any = None, **_: Any) -> None:
+    if instance.pk is None or (update_fields is not None and not _PRIVILEGE_FIELDS & update_fields):
+        return
+    stored = User.objects.filter(pk=instance.pk).only(*_PRIVILEGE_FIELDS).first()
+    instance._needed_two_factor = stored is None or stored.must_use_two_factor  # type: ignore[attr-defined]
+
+
+@receiver(post_save, sender=User)
+def _privilege_after(sender: Any, instance: User, created: bool, **_: Any) -> None:
+    # A token issued to a clinician (maybe without any second factor) must not carry an
+    # administrator's reach, whichever path made them one (role service, admin site, shell).
+    needed = getattr(instance, "_needed_two_factor", True)
+    instance.__dict__.pop("_needed_two_factor", None)
+    if not created and not needed and instance.must_use_two_factor:
+        api_token_revoke(user=instance, reason="became_administrator")

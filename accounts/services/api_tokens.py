@@ -23,15 +23,21 @@ def api_token_create(*, user: User, ip: str | None = None) -> str:
 
 
 @transaction.atomic
-def api_token_revoke(*, user: User, ip: str | None = None) -> bool:
-    """Delete the user's API token; False when there was none."""
+def api_token_revoke(*, user: User, ip: str | None = None, reason: str = "") -> bool:
+    """Delete the user's API token; False when there was none.
+
+    Without `reason` the holder revoked it; with one the portal did (actor None in the trail).
+    """
     deleted, _ = Token.objects.filter(user=user).delete()
     if deleted:
+        detail = {"change": "api_token_revoked"}
+        if reason:
+            detail["reason"] = reason
         audit_record(
-            actor=user,
+            actor=None if reason else user,
             action=AuditAction.DELETE,
             obj=user,
             ip=ip,
-            detail={"change": "api_token_revoked"},
+            detail=detail,
         )
     return bool(deleted)
