@@ -22,7 +22,12 @@ urlpatterns = [
     path("api/v1/", include("imaging.api_urls")),
     path("api/v1/", include("recommendations.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    # GET only: DRF's OPTIONS answer went through the docs' HTML renderer and was a 500.
+    path(
+        "api/docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="api-schema", http_method_names=["get"]),
+        name="api-docs",
+    ),
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
     path("admin/", admin.site.urls),

@@ -29,6 +29,8 @@ def _public_id(**kwargs: Any) -> Any:
 class PatientSerializer(serializers.ModelSerializer):
     care_teams = _public_id(many=True)
     created_by = _public_id(allow_null=True)
+    # Blank when none was given, which an OpenAPI "format: email" would refuse.
+    email = serializers.CharField(read_only=True, help_text="An email address, or blank.")
 
     class Meta:
         model = Patient
@@ -104,6 +106,12 @@ class AllergySerializer(RecordEntrySerializer):
 
 
 class LifestyleAssessmentSerializer(RecordEntrySerializer):
+    # Blank when not assessed: the schema's enum must allow "" (ModelSerializer drops allow_blank
+    # on read-only fields).
+    diet = serializers.ChoiceField(
+        choices=LifestyleAssessment.Diet.choices, allow_blank=True, read_only=True
+    )
+
     class Meta:
         model = LifestyleAssessment
         fields = [

@@ -100,7 +100,12 @@ class StudyListQuery(serializers.Serializer):
         ],
         responses={
             202: out.StudySubmittedSerializer,
-            400: OpenApiResponse(out.StudyRefusedSerializer, "Refused by content."),
+            # Refused by content ({code, detail}), or fields missing or invalid ({field: [...]}).
+            400: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                "Refused by content (`code` and `detail`, as for a 413), or fields missing or "
+                "invalid (each field with its messages).",
+            ),
             413: OpenApiResponse(out.StudyRefusedSerializer, "Larger than the upload limit."),
         },
     ),

@@ -33,7 +33,7 @@ def test_the_submit_is_multipart_and_answers_202_with_a_location(paths):
     post = paths[BASE]["post"]
     content = post["requestBody"]["content"]
     assert list(content) == ["multipart/form-data"]
-    assert set(post["responses"]) == {"202", "400", "413"}
+    assert set(post["responses"]) == {"202", "400", "401", "403", "404", "413", "415", "429"}
     assert "Location" in post["responses"]["202"]["headers"]
 
 
