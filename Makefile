@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE ?= healthmentor.settings
 
-.PHONY: run test install lint lock check-deploy seed clean compose-config chromium
+.PHONY: run test install lint lock check-deploy seed clean compose-config chromium proof
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,3 +70,11 @@ compose-config:
 
 clean:
 	rm -rf $(VENV) var db.sqlite3
+
+# The long proofs (minutes; their own PostgreSQL and Redis on free ports): fault drills, the
+# backup/restore drill, PHI canaries and the API load bench. Each prints a JSON last line.
+proof: $(STAMP)
+	$(BIN)/python -m proof.drills
+	$(BIN)/python -m proof.backup_drill
+	$(BIN)/python -m proof.canaries
+	$(BIN)/python bench/api_load.py

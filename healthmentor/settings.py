@@ -348,6 +348,9 @@ CELERY_RESULT_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A pool child that has grown past this (KiB) is replaced once its task ends: a pathological image
+# can leave a decoder's memory behind. (Mid-task, only the time limits bound a child.)
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = env.int("CELERY_WORKER_MAX_MEMORY_KIB", default=1_500_000)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_HARD_TIME_LIMIT_S - 60
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_HARD_TIME_LIMIT_S
 CELERY_TASK_DEFAULT_QUEUE = "default"

@@ -19,6 +19,11 @@ class ImagingConfig(AppConfig):
         from imaging.heartbeat import heartbeat_signals_connect
 
         heartbeat_signals_connect()
+        # /health/ready goes red when the active model's files no longer match their digests.
+        from healthmentor.health import READINESS_CHECKS
+        from imaging.loading import active_bundle_verify
+
+        READINESS_CHECKS["imaging_model"] = active_bundle_verify
 
     def model_cards(self) -> list[dict[str, Any]]:
         """The active imaging model's card (asked for by `manage.py model_cards`)."""

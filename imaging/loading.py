@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 
+from healthmentor.artifacts import ArtifactIntegrityError, sha256_file
+from healthmentor.health import NotApplicable
 from imaging.models import ImagingModelVersion
 
 if TYPE_CHECKING:
@@ -18,6 +20,8 @@ if TYPE_CHECKING:
 
 _loaded: dict[tuple[int, str, str], "ImagingBundle"] = {}
 _lock = threading.Lock()
+# Readiness re-hashes a file only when its size or modification time changed.
+_digests: dict[tuple[str, int, int], str] = {}
 
 
 def imaging_model_root() -> Path:
@@ -49,3 +53,25 @@ def bundle_get(version: ImagingModelVersion) -> "ImagingBundle":
 def bundle_cache_clear() -> None:
     with _lock:
         _loaded.clear()
+
+
+def active_bundle_verify() -> None:
+    """Readiness check: the active imaging model's files on disk still have the digests copied at
+    registration (ArtifactIntegrityError otherwise, so /health/ready goes red while workers
+    refuse the model). NotApplicable when no model is active."""
+    version = ImagingModelVersion.objects.filter(is_active=True).first()
+    if version is None:
+        raise NotApplicable
+    folder = imaging_model_folder(version)
+    for name, expected in dict(version.files).items():
+        path = folder / name
+        try:
+            stat = path.stat()
+        except OSError:
+            raise ArtifactIntegrityError("an imaging model file is missing") from None
+        key = (str(path), stat.st_mtime_ns, stat.st_size)
+        digest = _digests.get(key)
+        if digest is None:
+            digest = _digests[key] = sha256_file(path)
+        if digest != str(expected).lower():
+            raise ArtifactIntegrityError("an imaging model file failed its integrity check")

@@ -55,6 +55,15 @@ class StudyRejected(Exception):
         self.message = message
 
 
+# An upload refused because the image store cannot take it now (disk full): a 503, not the file's
+# fault; the API adds Retry-After.
+STORAGE_UNAVAILABLE = "storage_unavailable"
+STORAGE_UNAVAILABLE_MESSAGE = (
+    "The image store cannot take files right now. Please try again in a few minutes."
+)
+STORAGE_RETRY_AFTER_S = 60
+
+
 class TransientAnalysisError(Exception):
     """The analysis broke for a reason a later try may not meet (the claim was given back)."""
 
@@ -105,6 +114,9 @@ def study_submit(
             "too_large",
             f"The file is larger than the {limits.max_bytes // (1024 * 1024)} MB limit.",
         ) from None
+    except OSError:  # a full or failing disk: nothing was kept (receive removed its part file)
+        logger.error("imaging storage cannot take an upload", exc_info=True)
+        raise StudyRejected(STORAGE_UNAVAILABLE, STORAGE_UNAVAILABLE_MESSAGE) from None
     try:
         intake = intake_inspect(received.path, limits=limits)
     except IntakeError as error:
@@ -113,7 +125,12 @@ def study_submit(
     except BaseException:
         received.path.unlink(missing_ok=True)
         raise
-    name = storage.store(received.path, intake.extension)
+    try:
+        name = storage.store(received.path, intake.extension)
+    except OSError:
+        received.path.unlink(missing_ok=True)
+        logger.error("imaging storage cannot take an upload", exc_info=True)
+        raise StudyRejected(STORAGE_UNAVAILABLE, STORAGE_UNAVAILABLE_MESSAGE) from None
     try:
         with transaction.atomic():
             phi: dict[str, Any] = dict(intake.phi)
@@ -328,12 +345,19 @@ def _result_write(
     write_start = time.perf_counter()
     buffer = io.BytesIO()
     np.save(buffer, analysis.frame_raw, allow_pickle=False)
-    names = [
-        storage.write(analysis.preview_png, ".png"),
-        storage.write(analysis.heatmap_png, ".png"),
-        storage.write(analysis.mask_png, ".png") if analysis.mask_png else "",
-        storage.write(buffer.getvalue(), ".npy"),
+    outputs = [
+        (analysis.preview_png, ".png"),
+        (analysis.heatmap_png, ".png"),
+        (analysis.mask_png, ".png"),
+        (buffer.getvalue(), ".npy"),
     ]
+    names: list[str] = []
+    try:
+        for data, extension in outputs:
+            names.append(storage.write(data, extension) if data else "")
+    except BaseException:
+        storage.remove(*names)  # a full disk leaves none of this result's files behind
+        raise
     # "write" is the files; the row's own commit is part of the queue overhead the bench reports.
     timings = {**analysis.timings.ms, "write": round((time.perf_counter() - write_start) * 1000, 2)}
     try:

@@ -85,9 +85,13 @@ def write(data: bytes, extension: str) -> str:
     target = path_of(name)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(target.suffix + ".part")
-    with open(tmp, "xb") as out:
-        out.write(data)
-    os.replace(tmp, target)
+    try:
+        with open(tmp, "xb") as out:
+            out.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half-written file behind
+        raise
     return name
 
 

@@ -18,6 +18,7 @@ from imaging.selectors import (
     user_may_report,
     user_may_upload,
 )
+from imaging.services import STORAGE_RETRY_AFTER_S, STORAGE_UNAVAILABLE
 from patients.apis.base import (
     request_user,
 )
@@ -32,6 +33,9 @@ class StudyRefused(exceptions.APIException):
         super().__init__(detail={"code": code, "detail": message}, code=code)
         if code == "too_large":
             self.status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+        elif code == STORAGE_UNAVAILABLE:  # the server's condition, not the file's
+            self.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+            self.wait = STORAGE_RETRY_AFTER_S  # DRF's handler sends it as Retry-After
 
 
 class ReportSigned(exceptions.APIException):

@@ -37,7 +37,12 @@ from imaging.selectors import (
     user_may_report,
     user_may_upload,
 )
-from imaging.services import StudyRejected, study_submit
+from imaging.services import (
+    STORAGE_RETRY_AFTER_S,
+    STORAGE_UNAVAILABLE,
+    StudyRejected,
+    study_submit,
+)
 from imaging.views.wording import (
     class_bars,
     duration,
@@ -211,8 +216,9 @@ def _study_upload(request: AuthedRequest, patient: Patient) -> HttpResponse:
             ip=client_ip(request),
         )
     except StudyRejected as rejected:
-        status = 413 if rejected.code == "too_large" else 400
-        return _upload_page(
+        full = rejected.code == STORAGE_UNAVAILABLE  # the server's condition, not the file's
+        status = 413 if rejected.code == "too_large" else 503 if full else 400
+        page = _upload_page(
             request,
             patient,
             StudyUploadForm(),
@@ -220,6 +226,9 @@ def _study_upload(request: AuthedRequest, patient: Patient) -> HttpResponse:
             code=rejected.code,
             status=status,
         )
+        if full:
+            page["Retry-After"] = str(STORAGE_RETRY_AFTER_S)
+        return page
     url = reverse("imaging:study", kwargs={"public_id": study.public_id})
     # Shown by the study page, whether the script or the browser follows the redirect.
     messages.success(request, "Image received; the analysis is queued.")

@@ -1,0 +1,1 @@
+"""Proofs that take longer than CI allows: fault drills (`python -m proof.drills`). See README."""

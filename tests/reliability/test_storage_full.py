@@ -1,0 +1,111 @@
+"""A full (or failing) image store, found by the disk-full drill (proof/drills, `disk_full`): an
+upload is a 503 with Retry-After and keeps nothing; a file or a result that cannot be written
+leaves no half-written or orphan file behind."""
+
+import errno
+import io
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from imaging import services, storage
+from imaging.models import Study
+from imaging.pipeline import Timings
+from tests.imaging.conftest import png_bytes, study_make
+
+STUDIES = "/api/v1/imaging/studies/"
+
+
+def _full(*_: object, **__: object) -> None:
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def _files(settings) -> list[Path]:
+    folder = Path(settings.MEDIA_ROOT) / "imaging"
+    return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
+
+
+def _post(user, patient):
+    token, _ = Token.objects.get_or_create(user=user)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    image = io.BytesIO(png_bytes())
+    image.name = "scan.png"
+    return api.post(STUDIES, {"patient": str(patient.public_id), "image": image}, "multipart")
+
+
+@pytest.mark.parametrize("step", ["receive", "store"])
+def test_an_upload_the_store_cannot_take_is_a_503_with_retry_after_and_keeps_nothing(
+    step, clinician, patient, settings, monkeypatch
+):
+    before = _files(settings)
+    monkeypatch.setattr(storage, step, _full)
+
+    response = _post(clinician, patient)
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == str(services.STORAGE_RETRY_AFTER_S)
+    assert response.json()["code"] == "storage_unavailable"
+    assert "try again" in response.json()["detail"]
+    assert not Study.objects.exists()
+    assert _files(settings) == before  # the received part file went too
+
+
+def test_the_upload_form_says_so_too(clinician, patient, client, settings, monkeypatch):
+    monkeypatch.setattr(storage, "receive", _full)
+    client.force_login(clinician)
+    image = io.BytesIO(png_bytes())
+    image.name = "scan.png"
+
+    response = client.post(f"/imaging/patients/{patient.public_id}/upload/", {"image": image})
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == str(services.STORAGE_RETRY_AFTER_S)
+    assert "try again in a few minutes" in response.content.decode()
+    assert not Study.objects.exists()
+
+
+def test_a_write_that_fails_leaves_no_part_file(settings, monkeypatch):
+    before = _files(settings)
+    monkeypatch.setattr(storage.os, "replace", _full)
+
+    with pytest.raises(OSError):
+        storage.write(b"x" * 100, ".png")
+
+    assert _files(settings) == before
+
+
+def test_a_result_that_cannot_be_written_leaves_none_of_its_files(
+    clinician, patient, settings, monkeypatch
+):
+    study = study_make(patient=patient, by=clinician, state=Study.State.RUNNING)
+    kept = set(_files(settings))
+    real_write = storage.write
+    calls = []
+
+    def third_fails(data: bytes, extension: str) -> str:
+        calls.append(extension)
+        if len(calls) == 3:
+            _full()
+        return real_write(data, extension)
+
+    monkeypatch.setattr(storage, "write", third_fails)
+    analysis = SimpleNamespace(
+        frame_raw=np.zeros((4, 4), dtype=np.float32),
+        preview_png=b"preview",
+        heatmap_png=b"heatmap",
+        mask_png=b"mask",
+        timings=Timings(),
+    )
+
+    with pytest.raises(OSError):
+        services._result_write(study, study.claim_token, None, analysis)
+
+    assert len(calls) == 3
+    assert set(_files(settings)) == kept
+    study.refresh_from_db()
+    assert study.state == Study.State.RUNNING  # the lease and the sweeper take it back
