@@ -5,14 +5,31 @@ Demographic PHI is encrypted: `mrn` and `name` match exactly through the blind i
 (`patient_search_exact`) and `sex` decrypts the rows already narrowed by the other filters.
 """
 
-from typing import cast
+import datetime as dt
+from typing import Any, cast
 
 import django_filters as filters
 from django.db.models import QuerySet
+from rest_framework.exceptions import ValidationError
 
 from accounts.models import User
 from patients.models import Observation, Patient, Sex
 from patients.selectors import patient_search_exact, patients_of_sex
+
+
+class UTCDateTimeFilter(filters.DateTimeFilter):
+    """A DateTimeFilter whose value is taken to UTC first: an ISO offset such as +16:42 parses
+    in Python but PostgreSQL refuses it (a 500); in UTC the same instant is always accepted."""
+
+    def filter(self, qs: QuerySet[Any], value: Any) -> QuerySet[Any]:
+        if isinstance(value, dt.datetime) and value.tzinfo is not None:
+            try:
+                value = value.astimezone(dt.UTC)
+            except OverflowError:  # the year 9999 plus an offset leaves datetime's range
+                raise ValidationError(
+                    {self.field_name: ["This date and time is out of range."]}
+                ) from None
+        return super().filter(qs, value)
 
 
 class PatientFilter(filters.FilterSet):
@@ -21,10 +38,10 @@ class PatientFilter(filters.FilterSet):
     care_team = filters.UUIDFilter(
         field_name="care_teams__public_id", help_text="Public id of a care team."
     )
-    created_after = filters.DateTimeFilter(
+    created_after = UTCDateTimeFilter(
         field_name="created_at", lookup_expr="gte", help_text="Registered at or after (ISO 8601)."
     )
-    created_before = filters.DateTimeFilter(
+    created_before = UTCDateTimeFilter(
         field_name="created_at", lookup_expr="lte", help_text="Registered at or before (ISO 8601)."
     )
     mrn = filters.CharFilter(
@@ -58,10 +75,10 @@ class PatientFilter(filters.FilterSet):
 
 class ObservationFilter(filters.FilterSet):
     code = filters.CharFilter(max_length=20, help_text="LOINC code, e.g. 8480-6.")
-    effective_after = filters.DateTimeFilter(
+    effective_after = UTCDateTimeFilter(
         field_name="effective_at", lookup_expr="gte", help_text="Taken at or after (ISO 8601)."
     )
-    effective_before = filters.DateTimeFilter(
+    effective_before = UTCDateTimeFilter(
         field_name="effective_at", lookup_expr="lte", help_text="Taken at or before (ISO 8601)."
     )
 
