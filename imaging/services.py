@@ -360,8 +360,12 @@ def _result_write(
         raise
     # "write" is the files; the row's own commit is part of the queue overhead the bench reports.
     timings = {**analysis.timings.ms, "write": round((time.perf_counter() - write_start) * 1000, 2)}
+    # The files belong to the row once it has committed: an error after the commit (in an
+    # on_commit callback, or a time limit landing there) must not delete a DONE study's files.
+    committed: list[bool] = []
     try:
         with transaction.atomic():
+            transaction.on_commit(lambda: committed.append(True))
             updated = Study.objects.filter(
                 pk=study.pk, claim_token=token, state=Study.State.RUNNING
             ).update(
@@ -398,7 +402,8 @@ def _result_write(
         logger.info("study %s: claim lost before the result was written", study.pk)
         return AnalyzeOutcome(study.pk, "lost_claim")
     except BaseException:
-        storage.remove(*names)
+        if not committed:
+            storage.remove(*names)
         raise
     logger.info(
         "study %s done in %s ms", study.pk, sum(v for k, v in timings.items() if k != "queue")

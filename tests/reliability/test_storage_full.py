@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from django.db import transaction
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -109,3 +110,39 @@ def test_a_result_that_cannot_be_written_leaves_none_of_its_files(
     assert set(_files(settings)) == kept
     study.refresh_from_db()
     assert study.state == Study.State.RUNNING  # the lease and the sweeper take it back
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_error_after_the_result_committed_keeps_the_done_studys_files(
+    clinician, patient, settings, monkeypatch
+):
+    """Found by the model-corruption drill in CI: an exception raised after the DONE row had
+    committed (an on_commit callback) deleted the files the row points to."""
+    study = study_make(patient=patient, by=clinician, state=Study.State.RUNNING)
+
+    def after_commit_fails(*_: object, **__: object) -> None:
+        transaction.on_commit(_full)
+
+    monkeypatch.setattr(services, "_notify", after_commit_fails)
+    analysis = SimpleNamespace(
+        frame_raw=np.zeros((4, 4), dtype=np.float32),
+        preview_png=b"preview",
+        heatmap_png=b"heatmap",
+        mask_png=b"",
+        timings=Timings(),
+        probabilities={"normal": 0.9, "nodule": 0.1},
+        predicted_class="normal",
+        abnormal_probability=0.1,
+        key_frame=0,
+        lesion_area_px=None,
+        lesion_area_mm2=None,
+        frames_analysed=1,
+    )
+
+    with pytest.raises(OSError):
+        services._result_write(study, study.claim_token, None, analysis)
+
+    study.refresh_from_db()
+    assert study.state == Study.State.DONE
+    for name in (study.preview_name, study.heatmap_name, study.frame_name):
+        assert name and storage.path_of(name).is_file(), name
