@@ -49,7 +49,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.risk import _percentile  # noqa: E402  (the same interpolated percentile)
+from bench.stats import percentile  # noqa: E402
 from proof.drills.stack import PG_BIN, Postgres  # noqa: E402  (Django-free)
 
 API = "/api/v1/patients/"
@@ -147,7 +147,7 @@ def _in_process_ms(token: str, rounds: int = 30) -> dict[str, float]:
             started = time.perf_counter()
             assert client.get(path).status_code == 200
             times.append(time.perf_counter() - started)
-        medians[name] = round(_percentile(times[5:], 50) * 1000, 2)
+        medians[name] = round(percentile(times[5:], 50) * 1000, 2)
     return medians
 
 
@@ -249,9 +249,9 @@ def _summary(phases: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "requests": len(latencies),
         "rps": round(len(latencies) / seconds, 1),
-        "p50_ms": round(_percentile(latencies, 50) * 1000, 2),
-        "p95_ms": round(_percentile(latencies, 95) * 1000, 2),
-        "p99_ms": round(_percentile(latencies, 99) * 1000, 2),
+        "p50_ms": round(percentile(latencies, 50) * 1000, 2),
+        "p95_ms": round(percentile(latencies, 95) * 1000, 2),
+        "p99_ms": round(percentile(latencies, 99) * 1000, 2),
         "server_cpu_ms_per_request": round(cpu * 1000 / len(latencies), 3),
         "errors": sum(count for code, count in statuses.items() if code != 200),
         "statuses": {str(code): count for code, count in sorted(statuses.items())},
@@ -325,7 +325,7 @@ def main() -> None:
                 phase["server_cpu_s"] = _cpu_seconds(servers) - cpu_before
                 phases[name].append(phase)
                 rps = len(phase["latencies"]) / phase["seconds"]
-                p99 = _percentile(phase["latencies"], 99) * 1000
+                p99 = percentile(phase["latencies"], 99) * 1000
                 print(
                     f"round {round_no + 1} {name:4s} {rps:8.1f} req/s  p99 {p99:7.1f} ms",
                     flush=True,

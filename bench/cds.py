@@ -37,6 +37,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script: the project's packages, bench.stats included
+
+from bench.stats import percentile  # noqa: E402
+
 READY_TIMEOUT_S = 60
 REQUEST_TIMEOUT_S = 30
 PHASE_LIMIT_S = 90  # the timed phase stops sending after this, whatever is left
@@ -77,14 +81,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    rank = q / 100 * (len(ordered) - 1)
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 def _server(folder: Path, env: dict[str, str], port: int, workers: int) -> subprocess.Popen[bytes]:
@@ -237,8 +233,8 @@ def main() -> None:
             statuses[status] = statuses.get(status, 0) + 1
         print(f"statuses: {statuses}")
         summary = {
-            "p50_ms": round(_percentile(times_ms, 50), 2),
-            "p99_ms": round(_percentile(times_ms, 99), 2),
+            "p50_ms": round(percentile(times_ms, 50), 2),
+            "p99_ms": round(percentile(times_ms, 99), 2),
             "max_ms": round(max(times_ms), 2),
             "requests": len(results),
             "concurrency": args.concurrency,

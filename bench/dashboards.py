@@ -36,6 +36,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script: the project's packages, bench.stats included
+
+from bench.stats import percentile  # noqa: E402
+
 GOAL_P95_MS = 300
 GOAL_QUERIES = 10
 ENDPOINT_LIMIT_S = 30  # timing of one endpoint stops after this, whatever is left
@@ -183,14 +187,6 @@ def _clients(world: Any) -> dict[str, Any]:
     return clients
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    rank = q / 100 * (len(ordered) - 1)
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
 def _url(endpoint: Endpoint, world: Any) -> str | None:
     from django.urls import NoReverseMatch, reverse
 
@@ -257,7 +253,7 @@ def _measure(client: Any, url: str, *, warmup: int, timed: int, is_json: bool) -
     result.view_queries = view_queries
     result.sql_ms = round(statistics.median(sql), 1)
     result.p50_ms = round(statistics.median(times), 1)
-    result.p95_ms = round(_percentile(times, 95), 1)
+    result.p95_ms = round(percentile(times, 95), 1)
     result.samples = times
     if result.status != 200:
         result.error = response.content.decode(errors="replace")[:200]

@@ -36,6 +36,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script: the project's packages, bench.stats included
+
+from bench.stats import percentile  # noqa: E402
 
 
 def _setup(folder: Path, models: Path | None) -> None:
@@ -51,18 +54,10 @@ def _setup(folder: Path, models: Path | None) -> None:
     django.setup()
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    rank = q / 100 * (len(ordered) - 1)
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
 def _summary(samples: list[float]) -> dict[str, float]:
     return {
-        "p50_ms": round(_percentile(samples, 50) * 1000, 4),
-        "p99_ms": round(_percentile(samples, 99) * 1000, 4),
+        "p50_ms": round(percentile(samples, 50) * 1000, 4),
+        "p99_ms": round(percentile(samples, 99) * 1000, 4),
         "mean_ms": round(statistics.fmean(samples) * 1000, 4),
     }
 
@@ -253,10 +248,10 @@ def main() -> None:
             for path in ("api", "service", "predict", "raw")
         }
         api_summary = _summary(pooled["api"])
-        raw_p50 = _percentile(pooled["raw"], 50)
+        raw_p50 = percentile(pooled["raw"], 50)
         result: dict[str, Any] = {
             **{k: api_summary[k] for k in ("p50_ms", "p99_ms")},
-            "ratio_vs_raw": round(_percentile(pooled["api"], 50) / raw_p50, 2),
+            "ratio_vs_raw": round(percentile(pooled["api"], 50) / raw_p50, 2),
             "raw_p50_ms": round(raw_p50 * 1000, 4),
             "raw_p99_ms": _summary(pooled["raw"])["p99_ms"],
             "predict_p50_ms": _summary(pooled["predict"])["p50_ms"],
@@ -276,8 +271,8 @@ def main() -> None:
                         if key != "mean_ms"
                     },
                     "ratio_vs_raw": round(
-                        _percentile(samples[disease]["api"], 50)
-                        / _percentile(samples[disease]["raw"], 50),
+                        percentile(samples[disease]["api"], 50)
+                        / percentile(samples[disease]["raw"], 50),
                         2,
                     ),
                 }
