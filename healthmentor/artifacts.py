@@ -10,8 +10,12 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
+from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
 
 _CHUNK = 1 << 20
 
@@ -92,3 +96,53 @@ def artifact_dir_under(root: Path | str, folder: Path | str) -> tuple[Path, str]
         return path, path.relative_to(base).as_posix()
     except ValueError:
         raise ValueError(f"{path} is not under {base}.") from None
+
+
+class LoadedOnce(Generic[T]):
+    """Artifacts loaded at most once per process: the first caller of a key loads it (under a
+    lock, so two threads never load the same artifact twice), later callers get that object.
+    Key it by what the artifact was checked against (row id, sha256, folder), so that a new
+    registration is loaded afresh."""
+
+    def __init__(self) -> None:
+        self._items: dict[Hashable, T] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, load: Callable[[], T]) -> T:
+        item = self._items.get(key)
+        if item is not None:
+            return item
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                item = load()
+                self._items[key] = item
+        return item
+
+    def clear(self) -> None:
+        """Forget every loaded artifact (tests; a process whose artifacts were replaced)."""
+        with self._lock:
+            self._items.clear()
+
+
+def registration_check(
+    *,
+    what: str,
+    folder: Path | str,
+    manifest: dict[str, Any],
+    sha256: str,
+    found: tuple[str, str],
+    registered: tuple[str, str],
+) -> None:
+    """ArtifactIntegrityError unless the loaded artifact in `folder` is the one its database
+    row registered: the manifest's sha256 and the artifact's own (name, version)."""
+    found_sha256 = str(manifest.get("sha256", ""))
+    if found_sha256 != sha256:
+        raise ArtifactIntegrityError(
+            f"{what} {folder} does not match its registration: the database expects sha256 "
+            f"{sha256}, the manifest says {found_sha256}."
+        )
+    if found != registered:
+        raise ArtifactIntegrityError(
+            f"{what} {folder} is {' '.join(found)}, but it is registered as {' '.join(registered)}."
+        )

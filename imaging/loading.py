@@ -5,21 +5,19 @@ row copied at registration (ImagingBundle.load checks both before any ONNX sessi
 processes never call this: ONNX Runtime is imported when the first bundle loads.
 """
 
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 
-from healthmentor.artifacts import ArtifactIntegrityError, sha256_file
+from healthmentor.artifacts import ArtifactIntegrityError, LoadedOnce, sha256_file
 from healthmentor.health import NotApplicable
 from imaging.models import ImagingModelVersion
 
 if TYPE_CHECKING:
     from imaging.ml.serving import ImagingBundle
 
-_loaded: dict[tuple[int, str, str], "ImagingBundle"] = {}
-_lock = threading.Lock()
+_loaded: LoadedOnce["ImagingBundle"] = LoadedOnce()
 # Readiness re-hashes a file only when its size or modification time changed.
 _digests: dict[tuple[str, int, int], str] = {}
 
@@ -36,23 +34,17 @@ def bundle_get(version: ImagingModelVersion) -> "ImagingBundle":
     """The loaded bundle of `version`; ArtifactIntegrityError when disk, manifest and row
     disagree (such a model analyses nothing)."""
     folder = imaging_model_folder(version)
-    key = (version.pk, version.sha256, str(folder))
-    bundle = _loaded.get(key)
-    if bundle is not None:
-        return bundle
-    from imaging.ml.serving import ImagingBundle
 
-    with _lock:
-        bundle = _loaded.get(key)
-        if bundle is None:
-            bundle = ImagingBundle.load(folder, expected_files=dict(version.files))
-            _loaded[key] = bundle
-    return bundle
+    def load() -> "ImagingBundle":
+        from imaging.ml.serving import ImagingBundle
+
+        return ImagingBundle.load(folder, expected_files=dict(version.files))
+
+    return _loaded.get((version.pk, version.sha256, str(folder)), load)
 
 
 def bundle_cache_clear() -> None:
-    with _lock:
-        _loaded.clear()
+    _loaded.clear()
 
 
 def active_bundle_verify() -> None:

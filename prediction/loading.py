@@ -6,21 +6,19 @@ the database copied at registration. A file swapped on disk after registration, 
 rewritten to match, is still refused: the database row is the anchor.
 """
 
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 
-from healthmentor.artifacts import ArtifactIntegrityError
+from healthmentor.artifacts import LoadedOnce, registration_check
 from prediction.models import ModelVersion
 
 if TYPE_CHECKING:  # scikit-learn is imported when the first model loads, not with every process
     from prediction.ml.model import RiskModel
 
 # Keyed by row, digest and folder: a test database reuses ids, and RISK_MODEL_ROOT may change.
-_loaded: dict[tuple[int, str, str], "RiskModel"] = {}
-_lock = threading.Lock()
+_loaded: LoadedOnce["RiskModel"] = LoadedOnce()
 
 
 def risk_model_root() -> Path:
@@ -39,32 +37,24 @@ def risk_model_get(version: ModelVersion) -> "RiskModel":
     Raises ArtifactIntegrityError when the file, its manifest and the database row disagree
     (or the artifact is missing): such a model never scores anybody."""
     folder = risk_model_folder(version)
-    key = (version.pk, version.sha256, str(folder))
-    model = _loaded.get(key)
-    if model is not None:
-        return model
-    from prediction.ml.model import load_risk_model
 
-    with _lock:
-        model = _loaded.get(key)
-        if model is None:
-            model = load_risk_model(folder)
-            found = str(model.manifest.get("sha256", ""))
-            if found != version.sha256:
-                raise ArtifactIntegrityError(
-                    f"Model artifact {folder} does not match its registration: the database "
-                    f"expects sha256 {version.sha256}, the manifest says {found}."
-                )
-            if model.disease != version.disease or model.version != version.version:
-                raise ArtifactIntegrityError(
-                    f"Model artifact {folder} is {model.disease} {model.version}, but it is "
-                    f"registered as {version.disease} {version.version}."
-                )
-            _loaded[key] = model
-    return model
+    def load() -> "RiskModel":
+        from prediction.ml.model import load_risk_model
+
+        model = load_risk_model(folder)
+        registration_check(
+            what="Model artifact",
+            folder=folder,
+            manifest=model.manifest,
+            sha256=version.sha256,
+            found=(model.disease, model.version),
+            registered=(version.disease, version.version),
+        )
+        return model
+
+    return _loaded.get((version.pk, version.sha256, str(folder)), load)
 
 
 def risk_model_cache_clear() -> None:
     """Forget every loaded model (tests; a long-lived process after artifacts were replaced)."""
-    with _lock:
-        _loaded.clear()
+    _loaded.clear()

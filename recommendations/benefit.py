@@ -10,7 +10,6 @@ error: a recommendation without a benefit line is better than no recommendations
 """
 
 import logging
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +22,10 @@ from accounts.audit import audit_record
 from accounts.models import AuditAction
 from healthmentor.artifacts import (
     ArtifactIntegrityError,
+    LoadedOnce,
     artifact_dir_under,
     manifest_read_verified,
+    registration_check,
 )
 from recommendations.engine.facts import BenefitEstimate, ObservationFact, PatientFacts
 from recommendations.ml.benefit import (
@@ -56,8 +57,7 @@ TUMOUR_OBSERVATIONS: dict[str, tuple[str, str, dict[str, float]]] = {
 }
 
 # Keyed by row, digest and folder: a test database reuses ids, and BENEFIT_MODEL_ROOT may change.
-_loaded: dict[tuple[int, str, str], BenefitModel] = {}
-_lock = threading.Lock()
+_loaded: LoadedOnce[BenefitModel] = LoadedOnce()
 
 
 def benefit_model_root() -> Path:
@@ -162,27 +162,20 @@ def benefit_model_get(version: BenefitModelVersion) -> BenefitModel:
     ArtifactIntegrityError when the file, its manifest and the database row disagree, or the
     artifact is missing."""
     folder = benefit_model_folder(version)
-    key = (version.pk, version.sha256, str(folder))
-    model = _loaded.get(key)
-    if model is not None:
+
+    def load() -> BenefitModel:
+        model = benefit_load(folder)
+        registration_check(
+            what="Benefit model",
+            folder=folder,
+            manifest=model.manifest,
+            sha256=version.sha256,
+            found=(model.name, model.version),
+            registered=(version.name, version.version),
+        )
         return model
-    with _lock:
-        model = _loaded.get(key)
-        if model is None:
-            model = benefit_load(folder)
-            found = str(model.manifest.get("sha256", ""))
-            if found != version.sha256:
-                raise ArtifactIntegrityError(
-                    f"Benefit model {folder} does not match its registration: the database "
-                    f"expects sha256 {version.sha256}, the manifest says {found}."
-                )
-            if model.name != version.name or model.version != version.version:
-                raise ArtifactIntegrityError(
-                    f"Benefit model {folder} is {model.name} {model.version}, but it is "
-                    f"registered as {version.name} {version.version}."
-                )
-            _loaded[key] = model
-    return model
+
+    return _loaded.get((version.pk, version.sha256, str(folder)), load)
 
 
 def benefit_model_verified(version: BenefitModelVersion) -> bool:
@@ -196,8 +189,7 @@ def benefit_model_verified(version: BenefitModelVersion) -> bool:
 
 def benefit_model_cache_clear() -> None:
     """Forget every loaded model (tests; a long-lived process after artifacts were replaced)."""
-    with _lock:
-        _loaded.clear()
+    _loaded.clear()
 
 
 def benefit_model_card(version: BenefitModelVersion) -> dict[str, Any]:
