@@ -1,8 +1,10 @@
-"""Hostile JSON bodies on every JSON write operation of the API schema (POST, PUT, PATCH), as the
-clinician of the patient's care team: JSON nested 10,000 deep, bodies that are not objects, and
-in each property of the operation's schema a NaN / 1e309 / 10**400 literal, a NUL, a 1 MB string
-and a 5,000-deep array. Each is a 4xx with a body, never a 5xx, and nothing is written. The
-operations come from /api/schema/, so a new write endpoint is swept without editing this."""
+"""Hostile JSON bodies on every JSON write operation of the API schema (POST, PUT, PATCH), each
+addressed to a real object (a patient with one object of every kind) by a care-team member who
+may write there (the clinician; the radiologist for reports), so that the body is what gets
+refused: JSON nested 10,000 deep, bodies that are not objects, and in each property of the
+operation's schema a NaN / 1e309 / 10**400 literal, a NUL, a 1 MB string and a 5,000-deep array.
+Each is a 4xx with a body, never a 5xx, and nothing is written. The operations come from
+/api/schema/, so a new write endpoint is swept without editing this."""
 
 import json
 import re
@@ -12,9 +14,9 @@ import pytest
 from django.apps import apps
 from django.test import Client
 
-from patients.apis.records import RECORD_KINDS
 from tests import factories
 from tests.badinput.corpus import MB
+from tests.security.world import world_make
 
 pytestmark = pytest.mark.django_db
 
@@ -75,22 +77,41 @@ def snapshot() -> dict[str, Any]:
 
 
 @pytest.fixture
-def world(client_for, clinician, patient) -> tuple[Any, dict[str, str]]:
-    ids = {"public_id": str(patient.public_id)}
-    entries = {
-        kind: str(factories.record_entry_make(kind, patient=patient, by=clinician).public_id)
-        for kind in RECORD_KINDS
-        if kind in factories.RECORD_ENTRY_EXAMPLES
+def world() -> tuple[Any, dict[str, str]]:
+    """The security tests' world: a patient holding one object of every kind, so that every path
+    parameter names a real object and the body, not a 404, is what is refused."""
+    world = world_make()
+    objects = world.objects
+    ids = {
+        "patient": str(world.patient.public_id),
+        "study": str(objects["study"].public_id),
+        "recommendation": str(objects["recommendation"].public_id),
+        "assessment": str(objects["assessment"].public_id),
+        **{f"entry:{k}": str(v.public_id) for k, v in objects["entries"].items()},
     }
-    return client_for(clinician), {**ids, **{f"entry:{k}": v for k, v in entries.items()}}
+    return world, ids
 
 
-def concrete(path: str, ids: dict[str, str]) -> str:
-    path = path.replace("{public_id}", ids["public_id"])
-    kind = re.search(r"/patients/[^/]+/([a-z-]+)/\{entry_id\}/", path)
-    if kind:
-        path = path.replace("{entry_id}", ids.get(f"entry:{kind.group(1)}", UNKNOWN))
-    return re.sub(r"\{[^}]+\}", UNKNOWN, path)
+# Path prefix -> (the id that fills {public_id}, who asks: a member allowed to write there).
+OWNERS = {
+    "/api/v1/imaging/studies/": ("study", "radiologist"),
+    "/api/v1/recommendations/": ("recommendation", "clinician"),
+    "/api/v1/risk-assessments/": ("assessment", "clinician"),
+    "/api/v1/patients/": ("patient", "clinician"),
+}
+
+
+def concrete(path: str, ids: dict[str, str]) -> tuple[str, str]:
+    """The path with real ids, and the principal who may write there."""
+    principal = "clinician"
+    for prefix, (kind, who) in OWNERS.items():
+        if path.startswith(prefix):
+            path = path.replace("{public_id}", ids[kind])
+            principal = who
+    entry = re.search(r"/patients/[^/]+/([a-z-]+)/\{entry_id\}/", path)
+    if entry:
+        path = path.replace("{entry_id}", ids.get(f"entry:{entry.group(1)}", UNKNOWN))
+    return re.sub(r"\{[^}]+\}", UNKNOWN, path), principal
 
 
 def send(api: Any, method: str, path: str, body: str) -> Any:
@@ -103,21 +124,30 @@ def send(api: Any, method: str, path: str, body: str) -> Any:
 
 
 def test_whole_bodies_that_are_not_objects_or_nest_too_deep_are_refused(world, write_operations):
-    api, ids = world
+    world, ids = world
     before = snapshot()
+    reached: dict[str, set[int]] = {}
     for method, template, _ in write_operations:
+        path, principal = concrete(template, ids)
+        api = world.client(principal)
         for body in WHOLE_BODIES:
-            send(api, method, concrete(template, ids), body)
+            status = send(api, method, path, body).status_code
+            reached.setdefault(f"{method} {template}", set()).add(status)
     assert snapshot() == before
+    # Every operation was addressed to a real object its caller may write: the body was read and
+    # refused (400, 413), not a 404 for the address or a 403 for the caller.
+    not_reached = {op: codes for op, codes in reached.items() if not codes & {400, 413, 415}}
+    assert not not_reached, not_reached
 
 
 @pytest.mark.slow  # ~20 s: a 1 MB string is sent to every property of every operation
 def test_hostile_values_in_every_property_are_refused(world, write_operations):
-    api, ids = world
+    world, ids = world
     before = snapshot()
     swept = 0
     for method, template, properties in write_operations:
-        path = concrete(template, ids)
+        path, principal = concrete(template, ids)
+        api = world.client(principal)
         for name in properties:
             for literal in PROPERTY_LITERALS:
                 send(api, method, path, "{" + json.dumps(name) + ": " + literal + "}")
