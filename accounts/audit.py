@@ -1,7 +1,11 @@
 """Appending to and verifying the audit trail.
 
-Every append locks the chain head (an UPDATE first, which takes a row lock on PostgreSQL and the
-write lock on SQLite), so concurrent writers cannot fork the chain.
+Every append locks the chain head row until it commits (SELECT ... FOR UPDATE on PostgreSQL; on
+SQLite, which has no row locks, an UPDATE first, which takes the database's write lock), so
+concurrent writers cannot fork the chain. The lock and the read of the head are one statement,
+and on PostgreSQL the insert of the event and the advance of the head are one more (a
+data-modifying WITH): an append, made on every read of PHI, is BEGIN, two statements and COMMIT
+(it was six round trips), and writes one new version of the head row, not two.
 """
 
 import hashlib
@@ -10,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -61,6 +65,68 @@ def _object_ref(obj: models.Model | None) -> tuple[str, str]:
     return obj._meta.label_lower, str(public_id if public_id is not None else obj.pk)
 
 
+def _head_lock(now: datetime) -> tuple[int, str]:
+    """Lock the chain head until the end of the transaction and read it, in one statement (the
+    head row is created on first use)."""
+    # SQL text: table names from the models' metadata, quoted; every value is a parameter.
+    table = connection.ops.quote_name(AuditChainHead._meta.db_table)
+    if connection.features.has_select_for_update:
+        sql = f"SELECT last_seq, last_hash FROM {table} WHERE id = %s FOR UPDATE"  # noqa: S608
+        params: list[Any] = [_HEAD_PK]
+    else:
+        sql = f"UPDATE {table} SET touched_at = %s WHERE id = %s RETURNING last_seq, last_hash"  # noqa: S608
+        params = [connection.ops.adapt_datetimefield_value(now), _HEAD_PK]
+    if not connection.features.can_return_columns_from_insert:  # SQLite before 3.35
+        AuditChainHead.objects.get_or_create(pk=_HEAD_PK)
+        AuditChainHead.objects.filter(pk=_HEAD_PK).update(touched_at=now)
+        head = AuditChainHead.objects.get(pk=_HEAD_PK)
+        return head.last_seq, head.last_hash
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+        if row is None:
+            AuditChainHead.objects.get_or_create(pk=_HEAD_PK)
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+    return int(row[0]), str(row[1])
+
+
+def _event_insert(fields: dict[str, Any]) -> AuditEvent:
+    """Insert the event and advance the head to it. On PostgreSQL in one statement; elsewhere
+    the ORM's INSERT, then an UPDATE. The caller holds the head's lock."""
+    if connection.vendor != "postgresql":
+        event = AuditEvent.objects.create(**fields)
+        AuditChainHead.objects.filter(pk=_HEAD_PK).update(
+            last_seq=fields["seq"], last_hash=fields["hash"], touched_at=fields["at"]
+        )
+        return event
+    quote = connection.ops.quote_name
+    columns, values = [], []
+    for name, value in fields.items():
+        # Each value prepared as the ORM's INSERT would (JSON for detail, inet for ip).
+        field = AuditEvent._meta.get_field(name)
+        assert isinstance(field, models.Field) and field.column
+        columns.append(quote(field.column))
+        values.append(field.get_db_prep_save(value, connection))
+    head, events = quote(AuditChainHead._meta.db_table), quote(AuditEvent._meta.db_table)
+    placeholders = ", ".join(["%s"] * len(values))
+    sql = (
+        f"WITH event AS (INSERT INTO {events} ({', '.join(columns)}) VALUES ({placeholders}) "  # noqa: S608
+        "RETURNING seq, hash) "
+        f"UPDATE {head} SET last_seq = event.seq, last_hash = event.hash, touched_at = %s "
+        f"FROM event WHERE {head}.id = %s"
+    )
+    touched = connection.ops.adapt_datetimefield_value(fields["at"])
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, touched, _HEAD_PK])
+        if cursor.rowcount != 1:
+            raise RuntimeError("The audit chain head was not advanced.")
+    event = AuditEvent(**fields)
+    event._state.adding = False
+    event._state.db = connection.alias
+    return event
+
+
 def audit_record(
     *,
     actor: User | None,
@@ -79,12 +145,8 @@ def audit_record(
     detail = detail or {}
     with transaction.atomic():
         now = timezone.now()
-        locked = AuditChainHead.objects.filter(pk=_HEAD_PK).update(touched_at=now)
-        if not locked:
-            AuditChainHead.objects.get_or_create(pk=_HEAD_PK)
-            AuditChainHead.objects.filter(pk=_HEAD_PK).update(touched_at=now)
-        head = AuditChainHead.objects.get(pk=_HEAD_PK)
-        seq = head.last_seq + 1
+        last_seq, last_hash = _head_lock(now)
+        seq = last_seq + 1
         fields: dict[str, Any] = {
             "seq": seq,
             "at": now,
@@ -95,11 +157,10 @@ def audit_record(
             "ip": ip,
             "outcome": str(outcome),
             "detail": detail,
-            "prev_hash": head.last_hash,
+            "prev_hash": last_hash,
         }
-        digest = audit_event_hash(**fields)
-        event = AuditEvent.objects.create(hash=digest, **fields)
-        AuditChainHead.objects.filter(pk=_HEAD_PK).update(last_seq=seq, last_hash=digest)
+        fields["hash"] = audit_event_hash(**fields)
+        event = _event_insert(fields)
     return event
 
 

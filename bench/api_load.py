@@ -1,29 +1,43 @@
-"""An authenticated, permission-filtered API list page against a bare Django JSON view, under load.
+"""An authenticated, permission-filtered API list page against a bare Django JSON view doing the
+same data work, under load.
 
-Both are served by one gunicorn (sync workers, 127.0.0.1, a free port) on a throwaway database
-(a PostgreSQL of this run's own, on a free port with its data under a temporary folder, started
-with proof/drills/stack.py; SQLite under the temporary folder with `--database sqlite` or where
-PostgreSQL's binaries are missing), and loaded side by side in one run:
+All three targets are served by one gunicorn (sync workers, 127.0.0.1, a free port) on a
+throwaway database (a PostgreSQL of this run's own, on a free port with its data under a
+temporary folder, started with proof/drills/stack.py; SQLite under the temporary folder with
+`--database sqlite` or where PostgreSQL's binaries are missing), analyzed after it is filled as
+autovacuum would, and loaded side by side in one run:
 
-  api   GET /api/v1/patients/ with `Authorization: Token ...` as a clinician of one care team,
-        while another team's patients are in the database too: token authentication, throttling,
-        the care-team filter, pagination (count + page), the serializer (PHI decrypted), the
-        audit event of the read, JSON.
-  bare  GET /bench/bare/: the same JSON bytes from a plain Django view (bench/api_load_urls.py,
-        a bench-only URLconf; never in the product's URLs), through the same middleware.
+  api     GET /api/v1/patients/ with `Authorization: Token ...` as a clinician of one care team,
+          while another team's patients are in the database too: token authentication,
+          throttling, the care-team permission filter, DRF's pagination (count + page), the
+          serializer, the audit event of the read (hash-chained), DRF's JSON renderer.
+  bare    GET /bench/bare/?team=...: a plain Django function view (bench/api_load_urls.py, a
+          bench-only URLconf; never in the product's URLs) that reads the same page of the same
+          patients (the team's, by a plain join) in the same order, with the same fields
+          decrypted by the same encrypted model fields, the same count, the same creator and
+          care-team lookups, and answers `JsonResponse`: no authentication, no permission
+          filter, no DRF, no throttling, no audit. The run checks that its count and results
+          equal the API's, field for field.
+  static  GET /bench/static/: the API page's JSON bytes, read once from a file and answered
+          again: no database, no decryption (informational: `ratio_vs_static`).
+
+So throughput_ratio = req/s(api) / req/s(bare) measures what token authentication, the
+care-team filter, DRF and the audit of the read cost on top of the data work itself; all three
+go through the same middleware.
 
 The load comes from this process: N connections (default 20) as asyncio tasks, each sending one
 request per connection, back to back (gunicorn's sync workers close every connection). locust was
 the alternative: it needs gevent's monkey-patching of the whole process, and its own CPU on a
-2-core machine; a closed loop of raw HTTP/1.1 requests costs less and is the same for both
-targets. After a warm-up, the two alternate for `--rounds` phases of `--seconds` each (the order
-flips every round), so both see the same machine state.
+2-core machine; a closed loop of raw HTTP/1.1 requests costs less and is the same for every
+target. After a warm-up, the targets take turns for `--rounds` phases of `--seconds` each (api
+and bare swap places every round, static comes third), so they see the same machine state.
 
 The query count per request is measured in process (django.test.Client with the token, queries
 captured) at page sizes 1, 25 and 100: `queries_flat` is true when it is the same at every size.
 
 The last line printed is one JSON object: throughput_ratio = req/s(api) / req/s(bare) (goal
->= 0.5), p99_ms of the API at N connections (goal <= 250), queries_flat, and the detail.
+>= 0.5), p99_ms of the API at N connections (goal <= 250), queries_flat, ratio_vs_static, and
+the detail.
 
     .venv/bin/python bench/api_load.py [--seconds 5] [--rounds 3] [--connections 20]
                                        [--workers 5] [--patients 120] [--database sqlite]
@@ -54,6 +68,7 @@ from proof.drills.stack import PG_BIN, Postgres  # noqa: E402  (Django-free)
 
 API = "/api/v1/patients/"
 BARE = "/bench/bare/"
+STATIC = "/bench/static/"
 PAGE_SIZES = (1, 25, 100)
 
 
@@ -74,9 +89,11 @@ def _setup(folder: Path, database_url: str) -> dict[str, str]:
     return env
 
 
-def _world(visible: int, others: int) -> str:
+def _world(visible: int, others: int) -> tuple[str, str]:
     """A clinician on a care team with `visible` patients, another team with `others` the
-    clinician must not see; returns the clinician's API token."""
+    clinician must not see; returns the clinician's API token and the public id of their team.
+    The tables are then ANALYZEd, as autovacuum does soon after a load: without statistics
+    PostgreSQL plans the permission filter as if the tables were empty (4 ms instead of 0.5)."""
     from django.core.management import call_command
     from rest_framework.authtoken.models import Token
 
@@ -106,12 +123,18 @@ def _world(visible: int, others: int) -> str:
             date_of_birth=dt.date(1940, 1, 1) + dt.timedelta(days=97 * n),
             sex="female" if n % 2 else "male",
         )
-    return Token.objects.create(user=users[0][0]).key
+    token = Token.objects.create(user=users[0][0]).key
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return token, str(users[0][1].public_id)
 
 
-def _queries(token: str, visible: int) -> tuple[dict[int, int], bytes]:
-    """SQL queries of one API request at each page size (after a warm-up request), and the
-    body of the default page (what the bare view will answer)."""
+def _queries(token: str, team: str, visible: int) -> tuple[dict[int, int], int, bytes]:
+    """SQL queries of one API request at each page size (after a warm-up request), those of the
+    bare view, and the API's body of the default page (what the static view will answer).
+    Checks that the bare view answers the same patients, field for field, as the API."""
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -131,17 +154,23 @@ def _queries(token: str, visible: int) -> tuple[dict[int, int], bytes]:
         counts[size] = len(captured.captured_queries)
         if size == 25:
             body = response.content
-    return counts, body
+    bare = Client().get(BARE, {"team": team})
+    with CaptureQueriesContext(connection) as captured:
+        bare = Client().get(BARE, {"team": team})
+    assert bare.status_code == 200, bare.status_code
+    api = json.loads(body)
+    assert bare.json() == {"count": api["count"], "results": api["results"]}, "bare != api"
+    return counts, len(captured.captured_queries), body
 
 
-def _in_process_ms(token: str, rounds: int = 30) -> dict[str, float]:
+def _in_process_ms(token: str, team: str, rounds: int = 30) -> dict[str, float]:
     """Median cost of one request of each target, sequential and in process (no socket, no
     concurrency): where the difference under load comes from."""
     from django.test import Client
 
     client = Client(HTTP_AUTHORIZATION=f"Token {token}")
     medians = {}
-    for name, path in (("api", API), ("bare", BARE)):
+    for name, path in (("api", API), ("bare", f"{BARE}?team={team}"), ("static", STATIC)):
         times = []
         for _ in range(rounds + 5):
             started = time.perf_counter()
@@ -180,7 +209,7 @@ def _gunicorn(env: dict[str, str], port: int, workers: int, log: Path) -> subpro
         if server.poll() is not None:
             raise RuntimeError(f"gunicorn exited: {log.read_text()[-2000:]}")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}{BARE}", timeout=2) as answer:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{STATIC}", timeout=2) as answer:
                 if answer.status == 200:
                     return server
         except OSError:
@@ -291,16 +320,17 @@ def main() -> None:
         import gunicorn
 
         started = time.perf_counter()
-        token = _world(args.patients, args.others)
-        queries, body = _queries(token, args.patients)
+        token, team = _world(args.patients, args.others)
+        queries, bare_queries, body = _queries(token, team, args.patients)
         (folder / "bare.json").write_bytes(body)
-        in_process = _in_process_ms(token)
+        in_process = _in_process_ms(token, team)
         from django.db import connections
 
         connections.close_all()
         print(
             f"world: {args.patients} visible + {args.others} other patients, "
-            f"{time.perf_counter() - started:.1f} s; queries per request by page size: {queries}; "
+            f"{time.perf_counter() - started:.1f} s; API queries per request by page size: "
+            f"{queries}, bare view's: {bare_queries}; "
             f"one request in process, median ms: {in_process}",
             flush=True,
         )
@@ -312,12 +342,18 @@ def main() -> None:
         servers = [server.pid]
         if postgres is not None:
             servers.append(int((postgres.data / "postmaster.pid").read_text().split()[0]))
-        targets = {"api": (API, {"Authorization": f"Token {token}"}), "bare": (BARE, {})}
+        targets = {
+            "api": (API, {"Authorization": f"Token {token}"}),
+            "bare": (f"{BARE}?team={team}", {}),
+            "static": (STATIC, {}),
+        }
         for path, headers in targets.values():  # warm-up: imports, connections, caches
             asyncio.run(_load(port, path, headers, args.connections, args.warmup))
         phases: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
         for round_no in range(args.rounds):
-            order = list(targets) if round_no % 2 == 0 else list(reversed(targets))
+            # The static target is informational: it runs after the two that are compared.
+            pair = ["api", "bare"] if round_no % 2 == 0 else ["bare", "api"]
+            order = [*pair, *(name for name in targets if name not in pair)]
             for name in order:
                 path, headers = targets[name]
                 cpu_before = _cpu_seconds(servers)
@@ -330,7 +366,7 @@ def main() -> None:
                     f"round {round_no + 1} {name:4s} {rps:8.1f} req/s  p99 {p99:7.1f} ms",
                     flush=True,
                 )
-        api, bare = _summary(phases["api"]), _summary(phases["bare"])
+        api, bare, static = (_summary(phases[name]) for name in ("api", "bare", "static"))
         ratios = [
             len(a["latencies"]) / a["seconds"] / (len(b["latencies"]) / b["seconds"])
             for a, b in zip(phases["api"], phases["bare"], strict=True)
@@ -339,7 +375,7 @@ def main() -> None:
             f"{'':6s}{'req/s':>9s}{'p50 ms':>9s}{'p95 ms':>9s}{'p99 ms':>9s}{'cpu ms':>9s}"
             f"{'errors':>8s}"
         )
-        for name, row in (("api", api), ("bare", bare)):
+        for name, row in (("api", api), ("bare", bare), ("static", static)):
             print(
                 f"{name:6s}{row['rps']:9.1f}{row['p50_ms']:9.2f}{row['p95_ms']:9.2f}"
                 f"{row['p99_ms']:9.2f}{row['server_cpu_ms_per_request']:9.3f}{row['errors']:8d}"
@@ -351,13 +387,16 @@ def main() -> None:
             "goals": {"throughput_ratio": ">= 0.5", "p99_ms": "<= 250", "queries_flat": True},
             "connections": args.connections,
             "throughput_ratio_by_round": [round(r, 3) for r in ratios],
+            "ratio_vs_static": round(api["rps"] / static["rps"], 3),
             "queries_by_page_size": {str(k): v for k, v in queries.items()},
+            "bare_queries": bare_queries,
             "in_process_p50_ms": in_process,
             "server_cpu_ratio": round(
                 bare["server_cpu_ms_per_request"] / api["server_cpu_ms_per_request"], 3
             ),
             "api": api,
             "bare": bare,
+            "static": static,
             "machine": {
                 "cores": os.cpu_count(),
                 "python": platform.python_version(),

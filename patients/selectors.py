@@ -13,9 +13,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import BigIntegerField, Count, Max, Q, QuerySet
-from django.db.models.functions import Cast
+from django.db import connection
+from django.db.models import Count, Max, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.http import Http404
 from guardian.models import GroupObjectPermission, UserObjectPermission
 
@@ -59,15 +61,31 @@ def _granted(*, user: User, codename: str) -> Q:
     one of their groups (a care team): what get_objects_for_user(..., accept_global_perms=False)
     answers. Its SQL compares `patient.id::varchar IN (object_pk ...)`, which no index serves (a
     scan of every patient: 12 ms at 10,000 on PostgreSQL); here the grants' object_pk is cast to
-    an integer instead, so that the patients' primary key index is used."""
+    an integer instead, so that the patients' primary key index is used. One subquery (a UNION),
+    not two ORed: the planner can then join on the primary key. Written as SQL because every
+    list of patients compiles it, twice a page (count and rows): the ORM took 1.1 ms a time to
+    build it, the text takes nothing."""
     content_type = ContentType.objects.get_for_model(Patient)
-    grants = Q(content_type=content_type, permission__codename=codename)
-    as_int = Cast("object_pk", BigIntegerField())
-    by_user = UserObjectPermission.objects.filter(grants, user=user)
-    by_group = GroupObjectPermission.objects.filter(grants, group__user=user)
-    # One subquery (a UNION), not two ORed: the planner can then join on the primary key.
-    ids = by_user.annotate(pid=as_int).values("pid")
-    return Q(pk__in=ids.union(by_group.annotate(pid=as_int).values("pid"), all=True))
+    # Table names from the models' metadata, quoted; every value is a parameter.
+    quote = connection.ops.quote_name
+    permission = quote(Permission._meta.db_table)
+    memberships = User.groups.through._meta.db_table
+    parts = []
+    for grants, holder, join in (
+        (UserObjectPermission._meta.db_table, "g.user_id", ""),
+        (
+            GroupObjectPermission._meta.db_table,
+            "m.user_id",
+            f"INNER JOIN {quote(memberships)} m ON m.group_id = g.group_id ",
+        ),
+    ):
+        parts.append(
+            f"SELECT CAST(g.object_pk AS bigint) FROM {quote(grants)} g "  # noqa: S608
+            f"INNER JOIN {permission} p ON p.id = g.permission_id {join}"
+            f"WHERE g.content_type_id = %s AND p.codename = %s AND {holder} = %s"
+        )
+    params = [content_type.pk, codename, user.pk]
+    return Q(pk__in=RawSQL(" UNION ALL ".join(parts), [*params, *params]))  # noqa: S611
 
 
 def patients_matching(patients: QuerySet[Patient], query: str) -> QuerySet[Patient]:

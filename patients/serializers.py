@@ -52,6 +52,30 @@ class PatientSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    def to_representation(self, instance: Patient) -> dict[str, Any]:
+        # The patient list's hot path (up to 100 rows a page): the values ModelSerializer's
+        # generic to_representation gives these fields (tests/api/test_patients_api.py compares
+        # the two), without its dispatch through one field object per value, which cost 60 µs a
+        # row. Datetimes still go through their fields (time zone, format).
+        fields = self.fields
+        created_by = instance.created_by
+        return {
+            "public_id": str(instance.public_id),
+            "mrn": instance.mrn,
+            "given_name": instance.given_name,
+            "family_name": instance.family_name,
+            "date_of_birth": fields["date_of_birth"].to_representation(instance.date_of_birth),
+            "sex": instance.sex,
+            "phone": instance.phone,
+            "email": instance.email,
+            "address": instance.address,
+            "care_teams": [team.public_id for team in instance.care_teams.all()],
+            "is_synthetic": instance.is_synthetic,
+            "created_by": created_by.public_id if created_by is not None else None,
+            "created_at": fields["created_at"].to_representation(instance.created_at),
+            "updated_at": fields["updated_at"].to_representation(instance.updated_at),
+        }
+
 
 class RecordEntrySerializer(serializers.ModelSerializer):
     recorded_by = _public_id(allow_null=True)

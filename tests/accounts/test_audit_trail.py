@@ -123,3 +123,39 @@ def test_queryset_update_and_delete_raise():
     with pytest.raises(PermissionError):
         AuditEvent.objects.all().delete()
     assert AuditEvent.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_the_returned_event_is_the_stored_one():
+    event = _events(2)[-1]
+    stored = AuditEvent.objects.get(seq=event.seq)
+    assert (stored.hash, stored.prev_hash, stored.detail) == (event.hash, event.prev_hash, {"n": 1})
+    assert stored.prev_hash == AuditEvent.objects.get(seq=event.seq - 1).hash
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent writers: PostgreSQL")
+def test_concurrent_appends_keep_one_unbroken_chain():
+    import threading
+
+    from django.db import connections
+
+    actor = factories.ClinicianFactory()
+    errors: list[BaseException] = []
+
+    def append(n: int) -> None:
+        try:
+            for i in range(10):
+                audit_record(actor=actor, action=AuditAction.READ, detail={"t": n, "i": i})
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=append, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert _verify().strip() == "audit chain intact: 60 events"

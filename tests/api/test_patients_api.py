@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 from django.utils import timezone
+from rest_framework.renderers import JSONRenderer
 
 from accounts.models import AuditAction, AuditEvent
 from patients.models import Patient
@@ -41,6 +42,22 @@ def test_the_list_shows_the_care_teams_patients_only(api, team, clinician, patie
     assert row["care_teams"] == [str(team.public_id)]
     assert row["created_by"] == str(clinician.public_id)
     assert "id" not in row and "pk" not in row
+
+
+@pytest.mark.parametrize("created_by", [True, False])
+def test_the_patient_representation_is_the_generic_model_serializers(team, clinician, created_by):
+    # PatientSerializer writes its rows by hand for speed: they must stay what DRF would write.
+    from rest_framework import serializers
+
+    from patients.serializers import PatientSerializer
+
+    patient = factories.patient_make(team=team, by=clinician if created_by else None)
+    patient.care_teams.add(factories.care_team_make())
+    patient = Patient.objects.get(pk=patient.pk)  # the values as read back from the database
+    fast = PatientSerializer(patient).data
+    generic = serializers.ModelSerializer.to_representation(PatientSerializer(patient), patient)
+    assert list(fast) == PatientSerializer.Meta.fields
+    assert JSONRenderer().render(fast) == JSONRenderer().render(generic)
 
 
 def test_another_care_team_sees_an_empty_list(other_api, patient):
