@@ -18,6 +18,11 @@ urlpatterns: list[URLPattern] = [
         name="api-imaging-study-file",
     ),
     path(
+        "imaging/studies/<uuid:public_id>/deidentified.dcm",
+        apis.StudyDeidentifiedApi.as_view(),
+        name="api-imaging-study-deidentified",
+    ),
+    path(
         "imaging/studies/<uuid:public_id>/report/",
         apis.StudyReportApi.as_view(),
         name="api-imaging-report",

@@ -214,7 +214,7 @@ def study_dicom_deidentified(study: Study) -> bytes:
     date offset (those of patients.deid, so it links with the record's research export)."""
     if study.kind != Study.Kind.DICOM:
         raise DicomDeidError("Only a single DICOM file can be exported de-identified.")
-    data = storage.path_of(study.file_name).read_bytes()
+    data = storage.original_read_bytes(study.file_name)
     return dicom_deidentify_bytes(
         data,
         pseudonym=subject_id(study.patient_id),

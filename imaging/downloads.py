@@ -2,18 +2,27 @@
 
 Callers have already fetched the study through `study_get_for_user` (404 for another care team).
 Every response is an attachment with nosniff and no caching, under a name made of the study id:
-never the uploaded file's own name, which may carry PHI.
+never the uploaded file's own name, which may carry PHI. The original is stored encrypted: it is
+authenticated end to end first (a damaged file is a 409, before any byte is sent), then streamed
+decrypted, chunk by chunk.
 """
 
 from pathlib import Path
 
 import numpy as np
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 
 from imaging import storage
+from imaging.deid import DicomDeidError, study_dicom_deidentified
 from imaging.intake import WINDOW_PRESETS, frame_to_uint8, png_encode
 from imaging.models import Study
+from patients.deid import subject_id
+
+CORRUPT_MESSAGE = (
+    "The stored file failed its integrity check (it was altered or damaged on disk) and is not "
+    "served. Ask an administrator to restore it from a backup, or upload the image again."
+)
 
 FILES = {"heatmap": "heatmap_name", "mask": "mask_name", "image": "preview_name"}
 WINDOW_LIMITS = (-4000.0, 40000.0)
@@ -58,7 +67,12 @@ def study_file_response(
     return _file(storage.path_of(name), "image/png", filename)
 
 
+def _plain(message: str, status: int) -> HttpResponse:
+    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+
+
 def study_original_response(study: Study) -> HttpResponseBase:
+    """Exactly the uploaded bytes; 404 when the file is gone, 409 when it fails authentication."""
     extension = Path(study.file_name).suffix
     content_type = {
         ".png": "image/png",
@@ -66,9 +80,44 @@ def study_original_response(study: Study) -> HttpResponseBase:
         ".dcm": "application/dicom",
         ".zip": "application/zip",
     }.get(extension, "application/octet-stream")
-    return _file(
-        storage.path_of(study.file_name), content_type, f"study-{study.public_id}{extension}"
+    try:
+        size = storage.original_verify(study.file_name)
+    except FileNotFoundError:
+        raise Http404("The file is missing from storage.") from None
+    except storage.StoredFileCorrupt:
+        return _plain(CORRUPT_MESSAGE, 409)
+    response = StreamingHttpResponse(
+        storage.original_chunks(study.file_name), content_type=content_type
     )
+    response["Content-Length"] = str(size)
+    return _headers(response, f"study-{study.public_id}{extension}")
+
+
+class DownloadRefused(Exception):
+    """A file that exists but is not served: `code` for machines, `message` for the person; the
+    pages answer it as a plain-text 409, the API as a JSON one."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def study_deidentified_response(study: Study) -> HttpResponseBase:
+    """The study's DICOM file de-identified (imaging.deid), named by the research pseudonym.
+    DownloadRefused for a study that is not one DICOM file, cannot be de-identified safely, or
+    whose stored file fails authentication; Http404 when the file is gone."""
+    try:
+        data = study_dicom_deidentified(study)
+    except FileNotFoundError:
+        raise Http404("The file is missing from storage.") from None
+    except storage.StoredFileCorrupt:
+        raise DownloadRefused("file_corrupt", CORRUPT_MESSAGE) from None
+    except DicomDeidError as error:
+        code = "not_dicom" if study.kind != Study.Kind.DICOM else "not_deidentifiable"
+        raise DownloadRefused(code, str(error)) from None
+    response = HttpResponse(data, content_type="application/dicom")
+    return _headers(response, f"study-{subject_id(study.patient_id)}-deid.dcm")
 
 
 def _file(path: Path, content_type: str, filename: str) -> HttpResponseBase:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -304,18 +305,33 @@ def study_analyze(*, study_id: int) -> AnalyzeOutcome:
         )
         return AnalyzeOutcome(study_id, "failed")
     try:
-        analysis = study_run(
-            storage.path_of(study.file_name),
-            kind=study.kind,
-            bundle=bundle,
-            limits=intake_limits(),
-            timings=timings,
-        )
+        with storage.original_plaintext(study.file_name) as original:
+            analysis = study_run(
+                original,
+                kind=study.kind,
+                bundle=bundle,
+                limits=intake_limits(),
+                timings=timings,
+            )
     except IntakeError as error:
         _fail(study, token, error.code, error.message)
         return AnalyzeOutcome(study_id, "failed")
     except FileNotFoundError:
         _fail(study, token, "file_missing", "The stored image is missing; upload it again.")
+        return AnalyzeOutcome(study_id, "failed")
+    except storage.StoredFileCorrupt:
+        _fail(
+            study,
+            token,
+            "file_corrupt",
+            "The stored image failed its integrity check (it was altered or damaged on disk) "
+            "and was not analysed; upload it again.",
+        )
+        return AnalyzeOutcome(study_id, "failed")
+    except SoftTimeLimitExceeded:
+        # The same image would run out of time again: FAILED now, not after three limits.
+        logger.warning("study %s: analysis over its time limit", study_id)
+        _fail(study, token, "time_limit", _time_limit_reason())
         return AnalyzeOutcome(study_id, "failed")
     except Exception as error:
         logger.exception("study %s: analysis error", study_id)
@@ -325,6 +341,33 @@ def study_analyze(*, study_id: int) -> AnalyzeOutcome:
         _release(study_id, token)
         raise TransientAnalysisError(f"study {study_id}: {type(error).__name__}") from None
     return _result_write(study, token, version, analysis)
+
+
+def _time_limit_reason() -> str:
+    return (
+        f"The analysis took longer than its {settings.IMAGING_TASK_TIME_LIMIT_S - 10} s limit and "
+        "was stopped. The image may be far larger than usual (a very long series): upload fewer "
+        "frames, or ask an administrator to raise IMAGING_TASK_TIME_LIMIT_S."
+    )
+
+
+def study_fail_over_memory(*, study_id: int, rss_bytes: int) -> bool:
+    """FAILED with a reason, called by the worker child's memory guard (imaging.guard) just before
+    it kills its own process: the study must not be retried into the same wall."""
+    limit_mb = settings.IMAGING_WORKER_MEMORY_LIMIT_MB
+    rows = Study.objects.filter(pk=study_id, state=Study.State.RUNNING)
+    claim = rows.values_list("claim_token", flat=True).first()
+    if claim is None:
+        return False
+    return _fail(
+        study_id,
+        claim,
+        "memory_limit",
+        f"Analysing this image needed more than the worker's {limit_mb} MB of memory "
+        f"({rss_bytes // 2**20} MB when it was stopped). The image may be far larger than usual "
+        "(a very long series): upload fewer frames, or ask an administrator to raise "
+        "IMAGING_WORKER_MEMORY_LIMIT_MB.",
+    )
 
 
 def _gave_up_reason() -> str:

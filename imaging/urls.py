@@ -17,6 +17,11 @@ urlpatterns = [
     path("studies/<uuid:public_id>/heatmap.png", views.study_heatmap, name="study_heatmap"),
     path("studies/<uuid:public_id>/mask.png", views.study_mask, name="study_mask"),
     path("studies/<uuid:public_id>/original/", views.study_original, name="study_original"),
+    path(
+        "studies/<uuid:public_id>/deidentified.dcm",
+        views.study_deidentified,
+        name="study_deidentified",
+    ),
     path("studies/<uuid:public_id>/report/", views.report_edit, name="report"),
     path("studies/<uuid:public_id>/report/sign/", views.report_sign_view, name="report_sign"),
     path("studies/<uuid:public_id>/report/fhir/", views.report_fhir_view, name="report_fhir"),

@@ -6,9 +6,11 @@ On a PostgreSQL of its own (free port, data folder under a temporary folder; nev
 one), with fresh secrets written to an escrow file as an operator would keep them:
 
 1. seed: migrate, then patients (PHI encrypted), observations, conditions, imaging studies with
-   their files (PNG and DICOM) under a media folder of its own, audit events on the way;
-2. census of the source: rows per table, sha256 of every media file, and every patient decrypted
-   (a digest of the plaintext, never the plaintext) with each blind index recomputed;
+   their originals stored encrypted as uploads are, under a media folder of its own, audit events
+   on the way;
+2. census of the source: rows per table, sha256 of every media file, every patient decrypted
+   (a digest of the plaintext, never the plaintext) with each blind index recomputed, and every
+   study's original decrypted and checked against the study's sha256;
 3. backup: `pg_dump --format=custom` and a tar.gz of the media folder;
 4. restore: `pg_restore` into a new, empty database and the archive into a new media folder;
 5. census of the restored copy in a process that reads the keys from the escrow file only, plus
@@ -107,7 +109,8 @@ def phase_seed(patients: int, studies: int) -> dict[str, Any]:
         data = buffer.getvalue()
         Study.objects.create(
             patient=made[n % len(made)], uploaded_by=user, kind=Study.Kind.PNG,
-            file_name=storage.write(data, ".png"), original_name=f"scan-of-{n}.png",
+            file_name=storage.store(storage.receive([data], max_bytes=len(data)).path, ".png"),
+            original_name=f"scan-of-{n}.png",
             size_bytes=len(data), sha256=hashlib.sha256(data).hexdigest(), modality="DX",
             rows=64, columns=64, dicom_phi={"patient_name": f"Familybkp{n}"},
         )  # fmt: skip
@@ -119,6 +122,8 @@ def phase_census(media_root: str) -> dict[str, Any]:
     from django.db import connection
 
     from accounts.audit import audit_verify
+    from imaging import storage
+    from imaging.models import Study
     from patients.crypto import PhiDecryptionError, blind_index
     from patients.models import Patient
 
@@ -145,6 +150,14 @@ def phase_census(media_root: str) -> dict[str, Any]:
         decrypted += 1
         plaintext.update(json.dumps([pk, *fields]).encode())
         index_ok += p.mrn_index == blind_index(p.mrn, purpose="mrn")
+    originals_ok = originals_failed = 0
+    for name, sha256 in Study.objects.values_list("file_name", "sha256"):
+        try:
+            digest = hashlib.sha256(storage.original_read_bytes(name)).hexdigest()
+        except (storage.StoredFileCorrupt, OSError):
+            originals_failed += 1
+            continue
+        originals_ok += digest == sha256
     chain = audit_verify()
     return {
         "rows": rows,
@@ -153,6 +166,8 @@ def phase_census(media_root: str) -> dict[str, Any]:
         "decrypt_failed": failed,
         "blind_index_ok": index_ok,
         "plaintext_sha256": plaintext.hexdigest(),
+        "originals_ok": originals_ok,
+        "originals_failed": originals_failed,
         "audit_chain_ok": chain.ok,
         "audit_events": chain.checked,
     }
@@ -206,7 +221,7 @@ def _compare(source: dict[str, Any], restored: dict[str, Any]) -> list[str]:
         problems.append("the restored database has other tables")
     if restored["files"] != source["files"]:
         problems.append("media files differ (names or sha256)")
-    for key in ("decrypted", "plaintext_sha256", "blind_index_ok"):
+    for key in ("decrypted", "plaintext_sha256", "blind_index_ok", "originals_ok"):
         if restored[key] != source[key]:
             problems.append(f"{key} differs")
     if restored["decrypt_failed"] or not restored["audit_chain_ok"]:
@@ -274,6 +289,8 @@ def drill(patients: int, studies: int, keep: bool) -> dict[str, Any]:
             problems.append("the source did not decrypt or index every patient")
         if control["decrypt_failed"] != patients:
             problems.append("a wrong key decrypted PHI: the decryption check proves nothing")
+        if source["originals_ok"] != studies or control["originals_failed"] != studies:
+            problems.append("imaging originals: not all decrypted, or a wrong key opened one")
         result.update(
             ok=not problems,
             problems=problems,
@@ -285,6 +302,8 @@ def drill(patients: int, studies: int, keep: bool) -> dict[str, Any]:
             decrypted_with_escrowed_keys=restored["decrypted"],
             blind_indexes_ok=restored["blind_index_ok"],
             wrong_key_decrypt_failures=control["decrypt_failed"],
+            originals_decrypted=restored["originals_ok"],
+            wrong_key_original_failures=control["originals_failed"],
             audit_events=restored["audit_events"],
             audit_chain_ok=restored["audit_chain_ok"],
             dump_bytes=dump.stat().st_size,

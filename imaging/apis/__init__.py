@@ -17,10 +17,16 @@ from imaging.apis.reports import (
     StudyReportFhirApi,
     StudyReportSignApi,
 )
-from imaging.apis.studies import StudyDetailApi, StudyFileApi, StudyListApi
+from imaging.apis.studies import (
+    StudyDeidentifiedApi,
+    StudyDetailApi,
+    StudyFileApi,
+    StudyListApi,
+)
 
 __all__ = [
     "ImagingModelListApi",
+    "StudyDeidentifiedApi",
     "StudyDetailApi",
     "StudyFileApi",
     "StudyListApi",

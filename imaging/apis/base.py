@@ -50,6 +50,16 @@ class ReportNotSigned(exceptions.APIException):
     default_code = "report_not_signed"
 
 
+class FileRefused(exceptions.APIException):
+    """A study file that exists but is not served (imaging.downloads.DownloadRefused): 409 with
+    {code, detail}."""
+
+    status_code = status.HTTP_409_CONFLICT
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(detail={"code": code, "detail": message}, code=code)
+
+
 class MayUpload(BasePermission):
     message = "Your role does not upload images."
 

@@ -1,4 +1,4 @@
-"""Studies: submit (202), list, detail and their PNG files."""
+"""Studies: submit (202), list, detail, their PNG files and the de-identified DICOM."""
 
 import uuid
 from typing import Any
@@ -20,17 +20,25 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.audit import client_ip
+from accounts.audit import audit_request, client_ip
+from accounts.models import AuditAction
 from healthmentor.api import BaseApi
 from imaging import serializers as out
 from imaging.apis.base import (
+    FileRefused,
     JSONErrorsNegotiation,
     MayUpload,
     StudyRefused,
     size_words,
     study_of_request,
 )
-from imaging.downloads import FILES, study_file_response, window_parse
+from imaging.downloads import (
+    FILES,
+    DownloadRefused,
+    study_deidentified_response,
+    study_file_response,
+    window_parse,
+)
 from imaging.models import Study
 from imaging.selectors import (
     studies_visible_to,
@@ -264,5 +272,51 @@ class StudyFileApi(BaseApi):
             view="imaging_study_file",
             study=str(public_id),
             which=which,
+        )
+        return response
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="A study's DICOM file, de-identified (DICOM attachment)",
+        description="The stored DICOM file after the PS3.15 Basic Application Level "
+        "Confidentiality Profile with the Modified Dates option: Patient's Name and ID are the "
+        "patient's research pseudonym (the one of the research export), dates are shifted by "
+        "the patient's offset, UIDs replaced, identifying attributes, private tags and free "
+        "text removed. Named `study-<pseudonym>-deid.dcm`. Audited as an export.",
+        responses={
+            (200, "application/dicom"): OpenApiTypes.BINARY,
+            404: OpenApiResponse(description="No such study for you, or its file is missing."),
+            409: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                "Not served, with `code` and `detail`: `not_dicom` (the study is not a single "
+                "DICOM file), `not_deidentifiable` (burned-in annotation), `file_corrupt` (the "
+                "stored file failed its integrity check).",
+            ),
+        },
+    )
+)
+@extend_schema(tags=["imaging"])
+class StudyDeidentifiedApi(BaseApi):
+    queryset = Study.objects.none()
+    filter_backends = []
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = JSONErrorsNegotiation
+
+    def get(self, request: Request, public_id: uuid.UUID) -> HttpResponseBase:
+        study = study_of_request(request, public_id, want="deidentified")
+        try:
+            response = study_deidentified_response(study)
+        except DownloadRefused as refused:
+            raise FileRefused(refused.code, refused.message) from None
+        audit_request(
+            request._request,
+            action=AuditAction.EXPORT,
+            obj=study,
+            detail={
+                "view": "imaging_study_deidentified",
+                "file": "deidentified_dicom",
+                "patient": str(study.patient.public_id),
+            },
         )
         return response

@@ -5,6 +5,7 @@ from imaging.views.card_pages import model_detail, model_list
 from imaging.views.report_pages import report_edit, report_fhir_view, report_sign_view
 from imaging.views.study_pages import (
     imaging_panel,
+    study_deidentified,
     study_detail,
     study_heatmap,
     study_image,
@@ -22,6 +23,7 @@ __all__ = [
     "report_edit",
     "report_fhir_view",
     "report_sign_view",
+    "study_deidentified",
     "study_detail",
     "study_heatmap",
     "study_image",

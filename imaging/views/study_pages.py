@@ -363,3 +363,22 @@ def study_original(request: AuthedRequest, public_id: UUID) -> HttpResponseBase:
         detail={"file": "original", "patient": str(study.patient.public_id)},
     )
     return response
+
+
+@login_required
+@require_GET
+def study_deidentified(request: AuthedRequest, public_id: UUID) -> HttpResponseBase:
+    """The study's DICOM file de-identified (PS3.15 basic profile) under the research pseudonym;
+    a 409 with the reason for a study that is not one DICOM file or cannot be cleaned safely."""
+    study = study_get(request, public_id, want="deidentified")
+    try:
+        response = downloads.study_deidentified_response(study)
+    except downloads.DownloadRefused as refused:
+        return HttpResponse(refused.message, status=409, content_type="text/plain; charset=utf-8")
+    audit_request(
+        request,
+        action=AuditAction.EXPORT,
+        obj=study,
+        detail={"file": "deidentified_dicom", "patient": str(study.patient.public_id)},
+    )
+    return response

@@ -25,5 +25,7 @@ def test_a_restored_backup_matches_row_for_row_and_file_for_file(capsys):
     assert result["files_matched"] == result["files"] == 3
     assert result["decrypted_with_escrowed_keys"] == result["blind_indexes_ok"] == 6
     assert result["wrong_key_decrypt_failures"] == 6
+    # The imaging originals are encrypted too: the escrowed keys open them, a wrong key none.
+    assert result["originals_decrypted"] == result["wrong_key_original_failures"] == 3
     assert result["audit_chain_ok"]
     assert "verify" in capsys.readouterr().out

@@ -21,6 +21,7 @@ def test_every_imaging_endpoint_is_in_the_schema(paths):
         BASE,
         BASE + "{public_id}/",
         BASE + "{public_id}/{which}.png",
+        BASE + "{public_id}/deidentified.dcm",
         BASE + "{public_id}/report/",
         BASE + "{public_id}/report/sign/",
         BASE + "{public_id}/report/fhir/",

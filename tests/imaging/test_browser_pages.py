@@ -62,7 +62,8 @@ def complete_like_the_worker(study: Study, version: ImagingModelVersion) -> None
     token = services._claim(study.pk)
     assert token is not None, "the study was not claimable"
     study = Study.objects.select_related("uploaded_by").get(pk=study.pk)
-    preview = np.asarray(Image.open(services.storage.path_of(study.file_name)).convert("L"))
+    original = io.BytesIO(services.storage.original_read_bytes(study.file_name))
+    preview = np.asarray(Image.open(original).convert("L"))
     heatmap, mask, area = _overlays(study.rows, study.columns)
     analysis = types.SimpleNamespace(
         probabilities={"normal": 0.09, "nodule": 0.83, "opacity": 0.08},
