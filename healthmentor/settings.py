@@ -279,6 +279,10 @@ IMAGING_QUEUE_DEADLINE_S = env.int("IMAGING_QUEUE_DEADLINE_S", default=300)
 IMAGING_TASK_TIME_LIMIT_S = env.int("IMAGING_TASK_TIME_LIMIT_S", default=120)
 IMAGING_RUN_LEASE_S = env.int("IMAGING_RUN_LEASE_S", default=IMAGING_TASK_TIME_LIMIT_S + 30)
 IMAGING_MAX_ATTEMPTS = 3
+# Mid-task memory ceiling of a worker child (imaging.guard): past it, the study goes FAILED with
+# a reason and the child is replaced. Above what the largest study intake accepts (400 Mpx, about
+# 5.5 GB while decoding) needs; 0 turns it off.
+IMAGING_WORKER_MEMORY_LIMIT_MB = env.int("IMAGING_WORKER_MEMORY_LIMIT_MB", default=8192)
 IMAGING_SWEEP_INTERVAL_S = env.int("IMAGING_SWEEP_INTERVAL_S", default=30)
 # Fault drills only: a pause after each claim, to kill a worker mid-task. Leave it at 0.
 IMAGING_FAULT_DELAY_S = env.float("IMAGING_FAULT_DELAY_S", default=0.0)
@@ -349,7 +353,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # A pool child that has grown past this (KiB) is replaced once its task ends: a pathological image
-# can leave a decoder's memory behind. (Mid-task, only the time limits bound a child.)
+# can leave a decoder's memory behind. (Mid-task, IMAGING_WORKER_MEMORY_LIMIT_MB bounds it.)
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = env.int("CELERY_WORKER_MAX_MEMORY_KIB", default=1_500_000)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_HARD_TIME_LIMIT_S - 60
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_HARD_TIME_LIMIT_S

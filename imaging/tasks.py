@@ -2,7 +2,9 @@
 harmless. Messages carry the study's integer id, never PHI.
 
 Each worker child loads the active bundle once, right after the fork (`worker_process_init`), and
-only after its files matched their digests; the web process never loads one.
+only after its files matched their digests; the web process never loads one. Each child also
+starts its memory guard there (imaging.guard): a study that takes the child past
+IMAGING_WORKER_MEMORY_LIMIT_MB goes FAILED with a reason and the child is replaced.
 """
 
 import logging
@@ -14,9 +16,18 @@ from celery.signals import worker_process_init
 from django.conf import settings
 from django.db import DatabaseError, OperationalError
 
-from imaging.services import TransientAnalysisError, studies_sweep, study_analyze
+from imaging import guard
+from imaging.services import (
+    TransientAnalysisError,
+    studies_sweep,
+    study_analyze,
+    study_fail_over_memory,
+)
 
 logger = logging.getLogger(__name__)
+
+# This child's memory guard, started by worker_process_init (None in the web and in eager tests).
+_guard: guard.MemoryGuard | None = None
 
 
 @shared_task(
@@ -35,7 +46,10 @@ logger = logging.getLogger(__name__)
 )
 def study_analyze_task(study_id: int) -> str:
     """Analyse study `study_id` (see imaging.services.study_analyze)."""
-    return study_analyze(study_id=study_id).outcome
+    if _guard is None:
+        return study_analyze(study_id=study_id).outcome
+    with _guard.watching(study_id):
+        return study_analyze(study_id=study_id).outcome
 
 
 @shared_task(ignore_result=True)
@@ -43,6 +57,16 @@ def studies_sweep_task() -> dict[str, list[int]]:
     """Re-enqueue lost studies, take back dead workers' studies (see studies_sweep)."""
     report = studies_sweep()
     return {"requeued": report.requeued, "failed": report.failed}
+
+
+def _over_memory(study_id: int, rss_bytes: int) -> None:
+    study_fail_over_memory(study_id=study_id, rss_bytes=rss_bytes)
+
+
+@worker_process_init.connect
+def _guard_start(**_: Any) -> None:
+    global _guard
+    _guard = guard.start(settings.IMAGING_WORKER_MEMORY_LIMIT_MB * 2**20, _over_memory)
 
 
 @worker_process_init.connect

@@ -425,22 +425,31 @@ def slow_dicom(frames: int = SLOW_FRAMES, side: int = 512) -> bytes:
 
 
 def drill_bomb(ctx: Context) -> Outcome:
-    """Three hostile files among 20 studies in flight. A PNG bomb uploaded is refused at once
-    (by pixel count, before decoding; no row, no file). A PNG bomb that reaches the worker
-    anyway (a row written directly: limits lowered since, a file swapped in storage) is refused
-    by the worker's own re-check, at once. A pathological DICOM that passes intake (1,500 RLE
-    frames, 7-17 s of work here depending on the load) runs into the task's time limits (here
-    soft 3 s, hard 13 s; the soft one is not always delivered, the hard one kills and replaces
-    the child): it ends FAILED with a reason after its attempts, or DONE once on a retry that
-    fitted in the hard limit; the 18 other studies finish meanwhile."""
-    limit_s = 13  # soft limit = limit - 10 = 3 s; a phantom study takes well under a second
+    """Hostile files among 20 studies in flight, in two phases.
+
+    Memory (a worker whose children may take 1 GB each, time limits out of the way): a PNG bomb
+    uploaded is refused at once (by pixel count, before decoding; no row, no file). A PNG bomb
+    that reaches the worker anyway (a row written directly: limits lowered since, a file swapped
+    in storage) is refused by the worker's own re-check, at once. A pathological DICOM that
+    passes intake (1,500 RLE frames: gigabytes and 7-17 s of decoding here) takes its child past
+    1 GB: the memory guard fails the study with a reason and kills the child, the pool replaces
+    it; attempts stay 1. The 17 other studies finish meanwhile.
+
+    Time (a new worker, no memory ceiling, soft limit 3 s, hard 13 s): the same DICOM again runs
+    out of time: FAILED with a reason at once (soft limit), or, when the soft limit cannot be
+    delivered, the hard limit kills the child and the retries end FAILED. Two others finish.
+    """
+    memory_mb = 1024
     worker = ctx.worker(
-        IMAGING_TASK_TIME_LIMIT_S=str(limit_s), IMAGING_RUN_LEASE_S=str(limit_s + 6)
+        IMAGING_TASK_TIME_LIMIT_S="120",
+        IMAGING_RUN_LEASE_S="126",
+        IMAGING_WORKER_MEMORY_LIMIT_MB=str(memory_mb),
     )
     world = world_make()
     bomb = bomb_png()
     refused = upload(world, bomb, "bomb.png")
     rows_after_refusal = Study.objects.filter(patient=world.patient).count()
+    others_count = STUDIES - 3
     with sweeping():
         name = storage.write(bomb, ".png")
         bomb_study = Study.objects.create(
@@ -458,48 +467,80 @@ def drill_bomb(ctx: Context) -> Outcome:
         from imaging.tasks import study_analyze_task
 
         study_analyze_task.delay(bomb_study.pk)
-        slow = upload(world, slow_dicom(), "series.dcm")
-        if slow.study_id is None:
-            raise AssertionError(f"the pathological DICOM was refused at upload ({slow.status})")
-        hostile = [bomb_study.pk, slow.study_id]
-        others = submit_all(world, STUDIES - len(hostile))
+        children_before = set(workers.worker_children(worker))
+        heavy = upload(world, slow_dicom(), "series.dcm")
+        if heavy.study_id is None:
+            raise AssertionError(f"the pathological DICOM was refused at upload ({heavy.status})")
+        others = submit_all(world, others_count)
         started = time.monotonic()
         others_done = wait_until(all_terminal(others), 120)
         others_s = round(time.monotonic() - started, 1)
-        finished = wait_until(all_terminal(hostile), 240)
-    ids = hostile + others
+        memory_finished = wait_until(all_terminal([bomb_study.pk, heavy.study_id]), 120)
+        children_after = set(workers.worker_children(worker))
+        memory_log = worker.output()
+        ctx.workers_stop()
+
+        worker = ctx.worker(
+            IMAGING_TASK_TIME_LIMIT_S="13",
+            IMAGING_RUN_LEASE_S="19",
+            IMAGING_WORKER_MEMORY_LIMIT_MB="0",
+        )
+        slow = upload(world, slow_dicom(), "series.dcm")
+        if slow.study_id is None:
+            raise AssertionError(f"the pathological DICOM was refused at upload ({slow.status})")
+        # Two more phantoms: the first `others_count` are reused, so take fresh ones at the end.
+        tail = phantom_pngs(STUDIES)[others_count : others_count + 2]
+        late = []
+        for data in tail:
+            answer = upload(world, data)
+            if answer.study_id is None:
+                raise AssertionError(f"upload answered {answer.status}")
+            late.append(answer.study_id)
+        time_finished = wait_until(all_terminal([slow.study_id, *late]), 240)
+        time_log = worker.output()
+        ctx.workers_stop()
+    ids = [bomb_study.pk, heavy.study_id, slow.study_id, *others, *late]
     details = verdict(world, ids)
     bomb_study.refresh_from_db()
+    heavy_study = Study.objects.get(pk=heavy.study_id)
     slow_study = Study.objects.get(pk=slow.study_id)
-    log = worker.output()
-    ctx.workers_stop()
-    soft = log.count("exceptions.SoftTimeLimitExceeded:")
-    hard = log.count("Hard time limit")
+    soft = time_log.count("over its time limit")
+    hard = time_log.count("Hard time limit")
     details.update(
         upload_refused=refused.status,
         rows_after_refusal=rows_after_refusal,
         bomb_in_worker=f"{bomb_study.state}/{bomb_study.failure_code}/{bomb_study.attempts}",
-        slow_dicom=f"{slow_study.state}/{slow_study.failure_code}/{slow_study.attempts}",
-        slow_dicom_s=round(
+        memory_dicom=f"{heavy_study.state}/{heavy_study.failure_code}/{heavy_study.attempts}",
+        memory_guard_kills=memory_log.count("over its memory limit"),
+        children_replaced=len(children_before - children_after),
+        time_dicom=f"{slow_study.state}/{slow_study.failure_code}/{slow_study.attempts}",
+        time_dicom_s=round(
             ((slow_study.finished_at or timezone.now()) - slow_study.uploaded_at).total_seconds(), 1
         ),
         soft_limit_hits=soft,
         hard_limit_kills=hard,
         others_terminal_s=others_s,
     )
+    done_ids = [*others, *late]
     ok = (
-        finished
+        memory_finished
+        and time_finished
         and others_done
         and details["clean"]
         and 400 <= refused.status < 500
         and rows_after_refusal == 0
         and bomb_study.failure_code == "decompression_bomb"
         and bomb_study.attempts == 1
-        # Load-dependent: killed by the limits (FAILED with a reason after its attempts) or,
-        # on an idle machine, finished within the hard limit on a retry: never stuck, never twice.
-        and slow_study.state in TERMINAL
-        and (soft + hard > 0 or slow_study.attempts == 1)
-        and Study.objects.filter(pk__in=others, state=Study.State.DONE).count() == len(others)
+        and heavy_study.state == Study.State.FAILED
+        and heavy_study.failure_code == "memory_limit"
+        and heavy_study.attempts == 1
+        and details["memory_guard_kills"] >= 1
+        and details["children_replaced"] >= 1
+        # The soft limit fails it at once; where it cannot be delivered, the hard limit kills
+        # the child and the retries end FAILED: never stuck, never DONE twice.
+        and slow_study.state == Study.State.FAILED
+        and (slow_study.failure_code == "time_limit" or hard > 0)
+        and Study.objects.filter(pk__in=done_ids, state=Study.State.DONE).count() == len(done_ids)
     )
     return ok, details
 
