@@ -40,7 +40,7 @@ The last line printed is one JSON object: throughput_ratio = req/s(api) / req/s(
 the detail.
 
     .venv/bin/python bench/api_load.py [--seconds 5] [--rounds 3] [--connections 20]
-                                       [--workers 5] [--patients 120] [--database sqlite]
+                                       [--workers CORES+1] [--patients 120] [--database sqlite]
 """
 
 import argparse
@@ -293,7 +293,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds per target, untimed")
     parser.add_argument("--connections", type=int, default=20)
-    parser.add_argument("--workers", type=int, default=5, help="gunicorn sync workers")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=(os.cpu_count() or 1) + 1,
+        help="gunicorn sync workers (default: cores + 1; the work is CPU-bound, and on 2 cores "
+        "5 workers measured a p99 about 1.4x that of 3 for the same throughput)",
+    )
     parser.add_argument("--patients", type=int, default=120, help="visible to the clinician")
     parser.add_argument("--others", type=int, default=40, help="on another care team")
     parser.add_argument(
