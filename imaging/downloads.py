@@ -67,12 +67,19 @@ def study_file_response(
     return _file(storage.path_of(name), "image/png", filename)
 
 
-def _plain(message: str, status: int) -> HttpResponse:
-    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+class DownloadRefused(Exception):
+    """A file that exists but is not served: `code` for machines, `message` for the person; the
+    pages answer it as a plain-text 409, the API as a JSON one."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
 def study_original_response(study: Study) -> HttpResponseBase:
-    """Exactly the uploaded bytes; 404 when the file is gone, 409 when it fails authentication."""
+    """Exactly the uploaded bytes; Http404 when the file is gone, DownloadRefused when it fails
+    authentication."""
     extension = Path(study.file_name).suffix
     content_type = {
         ".png": "image/png",
@@ -85,22 +92,12 @@ def study_original_response(study: Study) -> HttpResponseBase:
     except FileNotFoundError:
         raise Http404("The file is missing from storage.") from None
     except storage.StoredFileCorrupt:
-        return _plain(CORRUPT_MESSAGE, 409)
+        raise DownloadRefused("file_corrupt", CORRUPT_MESSAGE) from None
     response = StreamingHttpResponse(
         storage.original_chunks(study.file_name), content_type=content_type
     )
     response["Content-Length"] = str(size)
     return _headers(response, f"study-{study.public_id}{extension}")
-
-
-class DownloadRefused(Exception):
-    """A file that exists but is not served: `code` for machines, `message` for the person; the
-    pages answer it as a plain-text 409, the API as a JSON one."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def study_deidentified_response(study: Study) -> HttpResponseBase:

@@ -351,18 +351,29 @@ def study_mask(request: AuthedRequest, public_id: UUID) -> HttpResponseBase:
     return _file(request, public_id, "mask")
 
 
-@login_required
-@require_GET
-def study_original(request: AuthedRequest, public_id: UUID) -> HttpResponseBase:
-    study = study_get(request, public_id, want="original")
-    response = downloads.study_original_response(study)
+def _export(
+    request: AuthedRequest, study: Study, file: str, build: Callable[[Study], HttpResponseBase]
+) -> HttpResponseBase:
+    """A file of the study leaving the portal: audited as an export once it is served; a refusal
+    (downloads.DownloadRefused) is a plain-text 409 with its reason."""
+    try:
+        response = build(study)
+    except downloads.DownloadRefused as refused:
+        return HttpResponse(refused.message, status=409, content_type="text/plain; charset=utf-8")
     audit_request(
         request,
         action=AuditAction.EXPORT,
         obj=study,
-        detail={"file": "original", "patient": str(study.patient.public_id)},
+        detail={"file": file, "patient": str(study.patient.public_id)},
     )
     return response
+
+
+@login_required
+@require_GET
+def study_original(request: AuthedRequest, public_id: UUID) -> HttpResponseBase:
+    study = study_get(request, public_id, want="original")
+    return _export(request, study, "original", downloads.study_original_response)
 
 
 @login_required
@@ -371,14 +382,4 @@ def study_deidentified(request: AuthedRequest, public_id: UUID) -> HttpResponseB
     """The study's DICOM file de-identified (PS3.15 basic profile) under the research pseudonym;
     a 409 with the reason for a study that is not one DICOM file or cannot be cleaned safely."""
     study = study_get(request, public_id, want="deidentified")
-    try:
-        response = downloads.study_deidentified_response(study)
-    except downloads.DownloadRefused as refused:
-        return HttpResponse(refused.message, status=409, content_type="text/plain; charset=utf-8")
-    audit_request(
-        request,
-        action=AuditAction.EXPORT,
-        obj=study,
-        detail={"file": "deidentified_dicom", "patient": str(study.patient.public_id)},
-    )
-    return response
+    return _export(request, study, "deidentified_dicom", downloads.study_deidentified_response)
