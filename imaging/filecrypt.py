@@ -140,17 +140,3 @@ def decrypt_chunks(source: BinaryIO, keys: Sequence[FileKey]) -> Iterator[bytes]
                 "The stored file failed its integrity check: it was altered, cut short or "
                 "damaged on disk."
             ) from None
-
-
-def plaintext_size(encrypted_size: int, chunk_bytes: int = CHUNK_BYTES) -> int:
-    """The plaintext size of a well-formed encrypted file of `encrypted_size` bytes."""
-    body = encrypted_size - HEADER.size
-    chunks = max(1, -(-body // (chunk_bytes + TAG_BYTES)))
-    return body - chunks * TAG_BYTES
-
-
-def chunk_bytes_of(head: bytes) -> int:
-    """The chunk size recorded in an encrypted file's header."""
-    if len(head) < HEADER.size or not is_encrypted(head):
-        raise StoredFileCorrupt("The stored file's encryption header is damaged.")
-    return int(HEADER.unpack(head[: HEADER.size])[3])

@@ -32,13 +32,11 @@ from imaging.filecrypt import (
     HEADER,
     FileKey,
     StoredFileCorrupt,
-    chunk_bytes_of,
     decrypt_chunks,
     encrypt_stream,
     file_key_derive,
     is_encrypted,
     key_id_of,
-    plaintext_size,
 )
 
 FOLDER = "imaging"
@@ -169,15 +167,6 @@ def original_verify(name: str) -> int:
     return sum(len(chunk) for chunk in original_chunks(name))
 
 
-def original_size(name: str) -> int:
-    """The plaintext size of a stored original, from its size on disk (no decryption)."""
-    path = path_of(name)
-    with path.open("rb") as source:
-        head = source.read(HEADER.size)
-    size = path.stat().st_size
-    return plaintext_size(size, chunk_bytes_of(head)) if is_encrypted(head) else size
-
-
 def original_read_bytes(name: str) -> bytes:
     """The whole plaintext of a stored original (for files that are read whole anyway)."""
     return b"".join(original_chunks(name))
@@ -189,9 +178,7 @@ def original_plaintext(name: str) -> Iterator[Path]:
     its own path; an encrypted one is decrypted into a private folder (0700) under incoming/,
     removed on exit, exceptions included. Raises as `original_chunks` does, before yielding."""
     path = path_of(name)
-    with path.open("rb") as source:
-        encrypted = is_encrypted(source.read(HEADER.size))
-    if not encrypted:
+    if not original_is_encrypted(name):
         yield path
         return
     incoming = media_root() / FOLDER / "incoming"
