@@ -7,6 +7,7 @@ starts its memory guard there (imaging.guard): a study that takes the child past
 IMAGING_WORKER_MEMORY_LIMIT_MB goes FAILED with a reason and the child is replaced.
 """
 
+import contextlib
 import logging
 from typing import Any
 
@@ -46,9 +47,7 @@ _guard: guard.MemoryGuard | None = None
 )
 def study_analyze_task(study_id: int) -> str:
     """Analyse study `study_id` (see imaging.services.study_analyze)."""
-    if _guard is None:
-        return study_analyze(study_id=study_id).outcome
-    with _guard.watching(study_id):
+    with _guard.watching(study_id) if _guard else contextlib.nullcontext():
         return study_analyze(study_id=study_id).outcome
 
 
