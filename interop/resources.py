@@ -8,7 +8,6 @@ more; `interop.selectors` fetches with the caller's permissions.
 """
 
 import datetime as dt
-from decimal import Decimal
 from typing import Any
 
 from imaging.models import StudyReport
@@ -51,7 +50,6 @@ RELATION_CODES: dict[str, tuple[str, str]] = {
     FamilyHistory.Relation.AUNT_UNCLE: ("EXT", "extended family member"),
     FamilyHistory.Relation.OTHER: ("FAMMEMB", "family member"),
 }
-ALLERGY_SEVERITY = {"mild": "mild", "moderate": "moderate", "severe": "severe"}
 
 
 def _date(day: dt.date | None) -> str | None:
@@ -163,18 +161,17 @@ def condition_resource(condition: Condition) -> dict[str, Any]:
 
 
 def allergy_resource(allergy: Allergy) -> dict[str, Any]:
-    reaction: dict[str, Any] = {"severity": ALLERGY_SEVERITY.get(allergy.severity)}
-    if allergy.reaction:
-        reaction["manifestation"] = [{"text": allergy.reaction}]
-    else:
-        reaction["manifestation"] = [{"text": "Not recorded"}]
-    code: dict[str, Any] = {"text": allergy.substance}
+    reaction = {
+        "severity": allergy.severity,  # our choices are FHIR's codes
+        # FHIR requires a manifestation for a reaction.
+        "manifestation": [{"text": allergy.reaction or "Not recorded"}],
+    }
     return _drop_empty(
         {
             "resourceType": "AllergyIntolerance",
             "id": str(allergy.public_id),
             "clinicalStatus": {"coding": [{"system": ALLERGY_CLINICAL, "code": "active"}]},
-            "code": code,
+            "code": {"text": allergy.substance},
             "patient": _patient_ref(allergy.patient.public_id),
             "onsetDateTime": _date(allergy.noted_on),
             "recordedDate": _instant(allergy.recorded_at),
@@ -183,15 +180,11 @@ def allergy_resource(allergy: Allergy) -> dict[str, Any]:
     )
 
 
-def _dose(medication: Medication) -> dict[str, Any] | None:
+def _dose(medication: Medication) -> dict[str, Any]:
     if medication.dose is None:
-        return None
-    value = medication.dose
-    number = int(value) if isinstance(value, Decimal) and value == value.to_integral() else value
-    quantity: dict[str, Any] = {"value": float(number)}
-    if medication.dose_unit:
-        quantity["unit"] = medication.dose_unit
-    return {"doseAndRate": [{"doseQuantity": quantity}]}
+        return {}
+    quantity = {"value": float(medication.dose), "unit": medication.dose_unit or None}
+    return {"doseAndRate": [{"doseQuantity": _drop_empty(quantity)}]}
 
 
 def medication_statement_resource(medication: Medication) -> dict[str, Any]:
@@ -211,7 +204,7 @@ def medication_statement_resource(medication: Medication) -> dict[str, Any]:
             if part
         ),
         "route": {"text": medication.get_route_display()},
-        **(_dose(medication) or {}),
+        **_dose(medication),
     }
     period = _drop_empty({"start": _date(medication.start_date), "end": _date(medication.end_date)})
     return _drop_empty(
