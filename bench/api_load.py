@@ -50,19 +50,17 @@ import json
 import os
 import platform
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.servers import free_port, gunicorn_start, gunicorn_stop  # noqa: E402
 from bench.stats import percentile  # noqa: E402
 from proof.drills.stack import PG_BIN, Postgres  # noqa: E402  (Django-free)
 
@@ -178,44 +176,6 @@ def _in_process_ms(token: str, team: str, rounds: int = 30) -> dict[str, float]:
             times.append(time.perf_counter() - started)
         medians[name] = round(percentile(times[5:], 50) * 1000, 2)
     return medians
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _gunicorn(env: dict[str, str], port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
-    command = [
-        str(Path(sys.executable).with_name("gunicorn")),
-        "healthmentor.wsgi:application",
-        f"--bind=127.0.0.1:{port}",
-        f"--workers={workers}",
-        "--worker-class=sync",
-        "--backlog=2048",
-        "--timeout=60",
-        "--log-level=warning",
-    ]
-    server = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env={**os.environ, **env},
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"gunicorn exited: {log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}{STATIC}", timeout=2) as answer:
-                if answer.status == 200:
-                    return server
-        except OSError:
-            time.sleep(0.2)
-    server.terminate()
-    raise RuntimeError("gunicorn did not answer within 60 s")
 
 
 def _cpu_seconds(roots: list[int]) -> float:
@@ -341,8 +301,15 @@ def main() -> None:
             flush=True,
         )
 
-        port = _free_port()
-        server = _gunicorn(env, port, args.workers, folder / "gunicorn.log")
+        port = free_port()
+        server = gunicorn_start(
+            env,
+            port=port,
+            workers=args.workers,
+            log=folder / "gunicorn.log",
+            ready_path=STATIC,
+            extra=("--backlog", "2048"),
+        )
         # The server side's CPU (gunicorn, and PostgreSQL's processes) per request: unlike
         # throughput, it does not depend on what else the machine is running.
         servers = [server.pid]
@@ -414,13 +381,7 @@ def main() -> None:
         }
         print(json.dumps(result))
     finally:
-        if server is not None and server.poll() is None:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+        gunicorn_stop(server)
         if postgres is not None:
             postgres.stop()
             shutil.rmtree(postgres.folder, ignore_errors=True)

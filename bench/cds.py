@@ -25,9 +25,6 @@ import json
 import os
 import platform
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -39,9 +36,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script: the project's packages, bench.stats included
 
+from bench.servers import free_port, gunicorn_start, gunicorn_stop  # noqa: E402
 from bench.stats import percentile  # noqa: E402
 
-READY_TIMEOUT_S = 60
 REQUEST_TIMEOUT_S = 30
 PHASE_LIMIT_S = 90  # the timed phase stops sending after this, whatever is left
 
@@ -75,43 +72,6 @@ def _setup(folder: Path, *, database_url: str, sqlite_wal: bool) -> dict[str, st
 
     call_command("migrate", verbosity=0)
     return dict(os.environ)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _server(folder: Path, env: dict[str, str], port: int, workers: int) -> subprocess.Popen[bytes]:
-    log = (folder / "gunicorn.log").open("wb")
-    return subprocess.Popen(
-        [
-            *(sys.executable, "-m", "gunicorn", "healthmentor.wsgi:application"),
-            *("--bind", f"127.0.0.1:{port}", "--workers", str(workers)),
-            *("--worker-class", "sync", "--timeout", "60", "--log-level", "warning", "--preload"),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-
-
-def _wait_ready(port: int, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError("gunicorn exited; see gunicorn.log in the run folder")
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/cds-services")
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"The server did not answer within {READY_TIMEOUT_S} s.")
 
 
 def _calls(count: int, key: Any, url: str) -> list[tuple[bytes, str]]:
@@ -198,10 +158,16 @@ def main() -> None:
         CdsClient.objects.create(
             name="Bench EHR", issuer=h.ISSUER, public_key_pem=h.public_pem(key)
         )
-        port = _free_port()
+        port = free_port()
         url = f"http://127.0.0.1:{port}{h.SERVICE_PATH}"
-        server = _server(folder, env, port, args.workers)
-        _wait_ready(port, server)
+        server = gunicorn_start(
+            env,
+            port=port,
+            workers=args.workers,
+            log=folder / "gunicorn.log",
+            ready_path="/cds-services",
+            extra=("--preload",),
+        )
 
         warmup = _load(port, h.SERVICE_PATH, _calls(4 * args.workers, key, url), args.workers)
         warm_errors = sum(1 for _, status, cards in warmup if status != 200 or not cards)
@@ -246,12 +212,7 @@ def main() -> None:
         }
         print(json.dumps(summary))
     finally:
-        if server is not None and server.poll() is None:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        gunicorn_stop(server)
         shutil.rmtree(folder, ignore_errors=True)
 
 
