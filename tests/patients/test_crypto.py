@@ -101,6 +101,18 @@ def test_the_key_ring_reports_which_key_opened_a_token():
         PhiKeyRing([])
 
 
+def test_tokens_written_by_django_cryptographys_fernet_still_open_and_the_other_way_round():
+    # Rows encrypted before the key ring moved to `cryptography`'s Fernet must still open, and
+    # django-cryptography's own Fernet reads what the ring writes now: one token format.
+    from django_cryptography.utils.crypto import Fernet as DjangoCryptographyFernet
+
+    key = fernet_key()
+    ring = PhiKeyRing([key])
+    old_token = DjangoCryptographyFernet(key.encode()).encrypt(b'"Ysolde"')
+    assert ring.decrypt(old_token) == (b'"Ysolde"', 0)
+    assert DjangoCryptographyFernet(key.encode()).decrypt(ring.encrypt(b'"Ysolde"')) == b'"Ysolde"'
+
+
 @pytest.mark.parametrize("garbage", [b"", b"\x80", b"not a token at all", b"\x00" * 200])
 def test_garbage_is_refused_by_the_key_ring(garbage):
     with pytest.raises(PhiDecryptionError):
