@@ -84,12 +84,15 @@ INSTALLED_APPS = [
     "prediction",
     "imaging",
     "recommendations",
+    "interop",
+    "support",
     "dashboards",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "healthmentor.middleware.RefuseNulCredentialsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -119,6 +122,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.notifications",
+                "support.context_processors.help_links",
             ],
         },
     },
@@ -233,6 +237,10 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# The help center's guided tour opens by itself once per user and role. The test settings turn it
+# off: the browser tests of other pages sign in fresh users and are not about the tour.
+HELP_TOUR_AUTOSTART = env.bool("HELP_TOUR_AUTOSTART", default=True)
+
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -289,6 +297,17 @@ IMAGING_FAULT_DELAY_S = env.float("IMAGING_FAULT_DELAY_S", default=0.0)
 # Each Celery worker writes a heartbeat row this often (imaging.heartbeat); the imaging operations
 # dashboard counts it alive while seen within three intervals.
 WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=15.0)
+# Imports (interop.importing): the largest file accepted (checked while it is received, before
+# anything is kept), the import task's time limit, and the sweeper's deadlines: a job QUEUED this
+# long is enqueued again; one RUNNING whose lease (renewed as it progresses) ran out is taken back.
+INTEROP_IMPORT_MAX_BYTES = env.int("INTEROP_IMPORT_MAX_BYTES", default=256 * 1024 * 1024)
+# Under the broker's visibility timeout (3 x CELERY_TASK_HARD_TIME_LIMIT_S = 1800 s), so that a
+# running import is not delivered a second time (the lease would refuse it, but wastefully).
+INTEROP_IMPORT_TIME_LIMIT_S = env.int("INTEROP_IMPORT_TIME_LIMIT_S", default=1500)
+INTEROP_IMPORT_QUEUE_DEADLINE_S = env.int("INTEROP_IMPORT_QUEUE_DEADLINE_S", default=300)
+INTEROP_IMPORT_LEASE_S = env.int("INTEROP_IMPORT_LEASE_S", default=300)
+INTEROP_IMPORT_MAX_ATTEMPTS = 3
+INTEROP_IMPORT_SWEEP_INTERVAL_S = env.int("INTEROP_IMPORT_SWEEP_INTERVAL_S", default=60)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
 
@@ -311,14 +330,18 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Health Analysis Mentor API",
-    "DESCRIPTION": "Patients and their record, risk assessments, imaging studies. "
-    "Authenticate with `Authorization: Token <key>` or a browser session.",
+    "DESCRIPTION": "Patients and their record, risk assessments, imaging studies, "
+    "recommendations, bulk imports, helpdesk tickets, and FHIR R4 reads under `/fhir/`. "
+    "Authenticate with `Authorization: Token <key>` or a browser session. "
+    "The integration guide (docs/integration.md) walks through a first integration.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets that share a field name get names of their own instead of a hash suffix.
+    "ENUM_NAME_OVERRIDES": {"TicketStatusEnum": "support.models.Ticket.Status"},
 }
 
 # Celery: JSON only, late acks, a lost worker's task is requeued, one task prefetched at a time,
@@ -363,6 +386,7 @@ CELERY_TASK_ROUTES = {
     "imaging.tasks.studies_sweep_task": {"queue": "default"},
     "imaging.tasks.*": {"queue": "inference"},
     "recommendations.tasks.*": {"queue": "default"},
+    "interop.tasks.*": {"queue": "default"},
 }
 CELERY_TASK_TRACK_STARTED = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -377,6 +401,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "imaging.tasks.studies_sweep_task",
         "schedule": timedelta(seconds=IMAGING_SWEEP_INTERVAL_S),
         "options": {"expires": IMAGING_SWEEP_INTERVAL_S},
+    },
+    "interop-import-sweep": {
+        "task": "interop.tasks.imports_sweep_task",
+        "schedule": timedelta(seconds=INTEROP_IMPORT_SWEEP_INTERVAL_S),
+        "options": {"expires": INTEROP_IMPORT_SWEEP_INTERVAL_S},
     },
 }
 

@@ -15,12 +15,18 @@ urlpatterns = [
     path("imaging/", include("imaging.urls")),
     path("recommendations/", include("recommendations.urls")),
     path("dashboards/", include("dashboards.urls")),
+    path("interop/", include("interop.urls")),  # imports (web)
+    path("fhir/", include("interop.fhir_urls")),  # FHIR R4 read API
+    path("support/", include("support.urls")),  # helpdesk tickets
+    path("help/", include("support.help_urls")),  # help center (guides, tour)
     path("", include("recommendations.cds.urls")),  # /cds-services (the CDS Hooks spec's path)
     path("api/v1/", include("accounts.api_urls")),
     path("api/v1/", include("patients.api_urls")),
     path("api/v1/", include("prediction.api_urls")),
     path("api/v1/", include("imaging.api_urls")),
     path("api/v1/", include("recommendations.api_urls")),
+    path("api/v1/", include("interop.api_urls")),  # imports (API)
+    path("api/v1/", include("support.api_urls")),  # helpdesk tickets (API)
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # GET only: DRF's OPTIONS answer went through the docs' HTML renderer and was a 500.
     path(

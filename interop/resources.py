@@ -292,6 +292,15 @@ def risk_assessment_resource(assessment: RiskAssessment) -> dict[str, Any]:
     )
 
 
-def diagnostic_report_resource(report: StudyReport) -> dict[str, Any]:
-    """A signed imaging report (imaging.reports builds it; one definition for both routes)."""
-    return report_fhir(report)
+def diagnostic_report_resource(report: StudyReport, *, base_url: str = "") -> dict[str, Any]:
+    """A signed imaging report (imaging.reports builds it; one definition for both routes).
+    `base_url` is the portal's root URL, the namespace of the study identifier."""
+    return report_fhir(report, base_url=base_url)
+
+
+# OperationOutcome issue severities and codes: http://hl7.org/fhir/R4/valueset-issue-type.html
+def operation_outcome(*, code: str, diagnostics: str, severity: str = "error") -> dict[str, Any]:
+    """One issue, as the FHIR API answers an error: `code` from the IssueType value set
+    ("invalid", "not-found", "login", ...), `diagnostics` words for the client's developer."""
+    issue = _drop_empty({"severity": severity, "code": code, "diagnostics": diagnostics})
+    return {"resourceType": "OperationOutcome", "issue": [issue]}

@@ -11,6 +11,7 @@ urlpatterns: list[URLPattern] = [
         apis.ObservationCodeListApi.as_view(),
         name="api-observation-codes",
     ),
+    path("care-teams/", apis.CareTeamListApi.as_view(), name="api-care-teams"),
     path("patients/", apis.PatientListApi.as_view(), name="api-patients"),
     path("patients/<uuid:public_id>/", apis.PatientDetailApi.as_view(), name="api-patient"),
     path(

@@ -175,6 +175,14 @@ class TimelineItemSerializer(serializers.Serializer):
     entry = serializers.UUIDField(source="entry.public_id")
 
 
+class CareTeamSerializer(serializers.Serializer):
+    """A care team the caller may register patients in."""
+
+    public_id = serializers.UUIDField(help_text="The id to name in a patient's `care_teams`.")
+    name = serializers.CharField()
+    description = serializers.CharField()
+
+
 class ObservationCodeSerializer(serializers.Serializer):
     """A code of the observation catalog (patients.catalog)."""
 

@@ -12,6 +12,7 @@ accounts app's (accounts.apis); the base view and the parser are healthmentor.ap
 """
 
 from patients.apis.patients import (
+    CareTeamListApi,
     ObservationCodeListApi,
     PatientDetailApi,
     PatientListApi,
@@ -22,6 +23,7 @@ from patients.apis.records import RECORD_APIS, RECORD_KINDS, RecordKind
 __all__ = [
     "RECORD_APIS",
     "RECORD_KINDS",
+    "CareTeamListApi",
     "ObservationCodeListApi",
     "PatientDetailApi",
     "PatientListApi",

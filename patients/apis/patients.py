@@ -178,3 +178,19 @@ class ObservationCodeListApi(BaseApi):
     def get(self, request: Request) -> Response:
         codes = list(OBSERVATION_TYPES.values())
         return Response(out.ObservationCodeSerializer(codes, many=True).data)
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="The care teams you may register patients in (yours; an admin's: every team)",
+        responses=out.CareTeamSerializer(many=True),
+    )
+)
+@extend_schema(tags=["patients"])
+class CareTeamListApi(BaseApi):
+    filter_backends = []
+    pagination_class = None
+
+    def get(self, request: Request) -> Response:
+        teams = care_teams_for_user(user=request_user(request))
+        return Response(out.CareTeamSerializer(teams, many=True).data)

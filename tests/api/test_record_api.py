@@ -325,3 +325,18 @@ def test_the_observation_catalog(api, anon, other_api):
     assert (temperature["low"], temperature["high"]) == (25, 45)
     assert other_api.get("/api/v1/observation-codes/").status_code == 200  # not PHI
     assert anon.get("/api/v1/observation-codes/").status_code == 401
+
+
+def test_the_care_teams_a_user_may_register_patients_in(api, other_api, anon, team, client_for):
+    response = api.get("/api/v1/care-teams/")
+    assert response.status_code == 200
+    assert response.json() == [
+        {"public_id": str(team.public_id), "name": team.name, "description": team.description}
+    ]
+    # Another team's clinician sees their own team only; an admin sees every team.
+    assert [t["public_id"] for t in other_api.get("/api/v1/care-teams/").json()] != [
+        str(team.public_id)
+    ]
+    admin = client_for(factories.AdminFactory())
+    assert str(team.public_id) in {t["public_id"] for t in admin.get("/api/v1/care-teams/").json()}
+    assert anon.get("/api/v1/care-teams/").status_code == 401

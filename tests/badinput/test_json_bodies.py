@@ -87,6 +87,7 @@ def world() -> tuple[Any, dict[str, str]]:
         "study": str(objects["study"].public_id),
         "recommendation": str(objects["recommendation"].public_id),
         "assessment": str(objects["assessment"].public_id),
+        "ticket": str(objects["ticket"].public_id),
         **{f"entry:{k}": str(v.public_id) for k, v in objects["entries"].items()},
     }
     return world, ids
@@ -98,6 +99,7 @@ OWNERS = {
     "/api/v1/recommendations/": ("recommendation", "clinician"),
     "/api/v1/risk-assessments/": ("assessment", "clinician"),
     "/api/v1/patients/": ("patient", "clinician"),
+    "/api/v1/support/tickets/": ("ticket", "clinician"),  # the clinician's own ticket
 }
 
 

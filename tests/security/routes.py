@@ -55,6 +55,14 @@ def _assessment(w: World) -> dict[str, Any]:
     return {"public_id": w.objects["assessment"].public_id}
 
 
+def _ticket(w: World) -> dict[str, Any]:
+    return {"public_id": w.objects["ticket"].public_id}
+
+
+def _import_job(w: World) -> dict[str, Any]:
+    return {"public_id": w.objects["import_job"].public_id}
+
+
 def _none(w: World) -> dict[str, Any]:
     return {}
 
@@ -64,6 +72,10 @@ def _entry(kind: str) -> Kwargs:
         "public_id": w.patient.public_id,
         "entry_id": w.objects["entries"][kind].public_id,
     }
+
+
+def _fhir_entry(kind: str) -> Kwargs:
+    return lambda w: {"public_id": w.objects["entries"][kind].public_id}
 
 
 # Route -> URL kwargs over the world. Adding a route to the product without a line here (or a rule
@@ -172,11 +184,66 @@ ROUTE_KWARGS: dict[str, Kwargs] = {
     "dashboards:data_imaging_failures": _none,
     "dashboards:acceptance": _none,
     "dashboards:data_acceptance": _none,
+    "help:index": _none,
+    "help:search": _none,
+    "help:tour": _none,
+    "help:guide": lambda w: {"slug": "find-a-patient"},
+    "support:tickets": _none,
+    "support:ticket_new": _none,
+    **{
+        f"support:{name}": _ticket
+        for name in ("ticket", "ticket_reply", "ticket_status", "ticket_screenshot")
+    },
+    # The FHIR API (interop.fhir_urls). Searches take the patient as a query parameter: without
+    # one (the matrix sends none) they are 400s. Reads of patient A's objects are "-detail" (in
+    # PATIENT_ROUTES); $everything, whose path has a second parameter, is not: outsiders' 404
+    # from it is tests/interop/test_fhir_api.py's.
+    "fhir:metadata": _none,
+    "fhir:base": _none,
+    "fhir:unknown": lambda w: {"rest": "Encounter/1"},
+    "fhir:patient-search": _none,
+    "fhir:patient-detail": _patient,
+    "fhir:patient-everything": lambda w: {**_patient(w), "operation": "$everything"},
+    **{
+        f"fhir:{resource_type.lower()}-search": _none
+        for resource_type in (
+            "Observation",
+            "Condition",
+            "AllergyIntolerance",
+            "MedicationStatement",
+            "FamilyMemberHistory",
+            "RiskAssessment",
+            "DiagnosticReport",
+        )
+    },
+    **{
+        f"fhir:{resource_type}-detail": _fhir_entry(kind)
+        for resource_type, kind in (
+            ("observation", "observations"),
+            ("condition", "conditions"),
+            ("allergyintolerance", "allergies"),
+            ("medicationstatement", "medications"),
+            ("familymemberhistory", "family-history"),
+        )
+    },
+    "fhir:riskassessment-detail": _assessment,
+    # A report is served once signed; the world's is a draft: a 404 for everyone (the signed
+    # case is tests/interop/test_fhir_api.py's).
+    "fhir:diagnosticreport-read": lambda w: {"public_id": w.objects["study"].report.public_id},
+    # Imports (interop.urls, interop.api_urls): a job is its uploader's (the clinician's) and
+    # admins'; its pages are about patient A's team's data, so they are in PATIENT_ROUTES.
+    "interop:imports": _none,
+    "interop:import_template": _none,
+    **{f"interop:{name}": _import_job for name in ("import", "import_status", "import_report")},
+    "api-imports": _none,
+    "api-imports-detail": _import_job,
+    "api-imports-report": _import_job,
     "cds:discovery": _none,
     "cds:service": lambda w: {"service_id": "health-mentor-recommendations"},
     "cds:feedback": lambda w: {"service_id": "health-mentor-recommendations"},
     "api-auth-token": _none,
     "api-observation-codes": _none,
+    "api-care-teams": _none,
     "api-patients": _none,
     "api-patient": _patient,
     "api-patient-timeline": _patient,
@@ -200,6 +267,9 @@ ROUTE_KWARGS: dict[str, Kwargs] = {
     "api-recommendation": _recommendation,
     "api-recommendation-accept": _recommendation,
     "api-recommendation-decline": _recommendation,
+    "api-support-tickets": _none,
+    "api-support-ticket": _ticket,
+    "api-support-ticket-replies": _ticket,
     "api-schema": _none,
     "api-docs": _none,
     "health-live": _none,
@@ -210,7 +280,7 @@ ROUTE_KWARGS: dict[str, Kwargs] = {
 PATIENT_ROUTES = {
     key
     for key, make in ROUTE_KWARGS.items()
-    if make in (_patient, _study, _recommendation, _assessment)
+    if make in (_patient, _study, _recommendation, _assessment, _ticket, _import_job)
     or key.endswith("-detail")
     or key.startswith(("dashboards:patient", "dashboards:data_patient", "api-imaging-study-file"))
 }
@@ -260,6 +330,7 @@ def _admin_object_pk(app: str, model: str, w: World) -> Any:
         "prediction.riskassessment": w.objects["assessment"],
         "recommendations.recommendation": w.objects["recommendation"],
         "patients.observation": w.objects["entries"]["observations"],
+        "support.ticket": w.objects["ticket"],
     }.get(cls._meta.label_lower)
     if mine is not None:
         return mine.pk

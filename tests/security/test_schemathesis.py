@@ -65,6 +65,10 @@ def object_ids(world: World, path: str) -> dict[str, str]:
         ids["public_id"] = str(world.objects["recommendation"].public_id)
     elif path.startswith("/api/v1/models/{public_id}"):
         ids["public_id"] = str(world.objects["risk_version"].public_id)
+    elif path.startswith("/api/v1/imports/{public_id}"):
+        ids["public_id"] = str(world.objects["import_job"].public_id)
+    elif path.startswith("/api/v1/support/tickets/{public_id}"):
+        ids["public_id"] = str(world.objects["ticket"].public_id)
     if "{entry_id}" in path:
         kind = re.search(r"/patients/\{public_id\}/([a-z-]+)/", path)
         assert kind is not None, path

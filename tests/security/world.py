@@ -11,14 +11,18 @@ from django.test import Client
 from accounts.models import User
 from accounts.services.notifications import notification_send
 from imaging.models import ImagingModelVersion, Study
+from interop.importing.files import report_store
+from interop.models import ImportJob
 from patients.models import Patient
 from patients.services import care_team_add_member
 from prediction.models import RiskAssessment
 from recommendations.models import BenefitModelVersion, CdsClient, Recommendation
+from support.models import Ticket
+from support.services import ticket_open
 from tests import factories
 from tests.accounts.helpers import login_verified
 from tests.dashboards.test_home import assess, recommendation, risk_version
-from tests.imaging.conftest import study_make
+from tests.imaging.conftest import png_bytes, study_make
 
 # Patient A's identifiers: unique strings that must never reach anyone outside care team A.
 CANARY = {
@@ -109,6 +113,26 @@ def world_make() -> World:
         name="EHR", issuer="https://ehr.test", public_key_pem="-----BEGIN PUBLIC KEY-----"
     )
     note = notification_send(user=clinician, message="A result is in", url="/imaging/")
+    # The clinician's "this result looks wrong" on patient A's assessment, with a screenshot.
+    ticket: Ticket = ticket_open(
+        by=clinician,
+        category=Ticket.Category.AI_RESULT,
+        subject="Risk looks too high",
+        description="The estimate does not match the record.",
+        risk_assessment=assessment.public_id,
+        screenshot=[png_bytes()],
+    )
+    # The clinician's import into team A, done (its report: the header, nothing rejected).
+    import_job = ImportJob.objects.create(
+        created_by=clinician,
+        care_team=team_a,
+        format=ImportJob.Format.CSV,
+        state=ImportJob.State.DONE,
+        file_name="",
+        size_bytes=0,
+        sha256="0" * 64,
+        report_name=report_store([]),
+    )
     pending: Any = factories.PendingUserFactory()
     users = {
         "other_team": other,
@@ -132,6 +156,8 @@ def world_make() -> World:
             "benefit": benefit,
             "cds": cds,
             "notification": note,
+            "ticket": ticket,
+            "import_job": import_job,
             "pending": pending,
             "team_a": team_a,
             "team_b": team_b,
