@@ -56,6 +56,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     approved_by = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # The roles whose guided tour the user finished or dismissed (the help center's tour shows
+    # once per role: a user given a new role sees that role's tour).
+    tours_seen = models.JSONField(default=list, blank=True, editable=False)
 
     objects: ClassVar[UserManager] = UserManager()
 

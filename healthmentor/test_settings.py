@@ -69,3 +69,4 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"anon": "100000/min", "user": "10000
 # SQLite it is a file, not memory; in the run's folder, so that two test runs never share it.
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {"NAME": str(_RUN_DIR / "test-db.sqlite3")}
+HELP_TOUR_AUTOSTART = False  # other apps' browser tests click the page; tests/help turn it on

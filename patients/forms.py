@@ -153,7 +153,10 @@ class ObservationForm(ServiceForm):
         choices=_observation_code_choices,
         widget=ObservationCodeSelect(attrs={"data-unit-field": "id_unit"}),
     )
-    value = forms.FloatField(label="Value")
+    value = forms.FloatField(
+        label="Value",
+        help_text="The number only, in the chosen unit; implausible values are refused.",
+    )
     unit = forms.ChoiceField(
         label="Unit",
         choices=_unit_choices,

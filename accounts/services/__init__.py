@@ -1,4 +1,5 @@
-"""Writes of the accounts app: roles, registration and approval, second factors, API tokens.
+"""Writes of the accounts app: roles, registration and approval, second factors, API tokens, the
+guided tour's state.
 
 Every change a person makes here is appended to the audit trail, with ids only (no names, no PHI).
 Import from here; the submodules are an implementation detail.
@@ -37,6 +38,7 @@ from accounts.services.second_factor import (
     totp_device_confirm,
     totp_device_start,
 )
+from accounts.services.tours import user_tour_seen_record
 
 __all__ = [
     "BACKUP_CODE_COUNT",
@@ -65,5 +67,6 @@ __all__ = [
     "user_register",
     "user_reject",
     "user_set_role",
+    "user_tour_seen_record",
     "user_update_profile",
 ]

@@ -1,7 +1,8 @@
 """The model-quality dashboard: every risk-model version worth watching, and for one version its
 ROC and calibration curves, confusion at the operating threshold, subgroup figures and input
 drift, from training (the manifest's out-of-fold figures) and from live recorded outcomes side
-by side on the same chart.
+by side on the same chart; and, per version, how many of its results staff reported as wrong
+("This result looks wrong" tickets, read through support.selectors).
 
 Live figures are version-wide aggregates over every patient the version assessed, whoever's
 care team they belong to: they identify nobody, and everyone but an administrator gets them
@@ -34,6 +35,7 @@ from prediction.selectors import (
     model_version_get,
     model_versions_monitored,
 )
+from support.selectors import ai_feedback_for_risk_version, ai_feedback_summary
 
 # Below this many assessments in a month, empty bins (floored) inflate the PSI.
 PSI_STEADY_N = 100
@@ -120,6 +122,8 @@ def models_page(request: HttpRequest) -> HttpResponse:
     assert isinstance(user, User)
     versions = model_versions_monitored()
     live = live_auroc_by_version(versions=versions)
+    # Staff reports of "this result looks wrong", per version (counts of tickets, not patients).
+    feedback = ai_feedback_summary(risk_version_ids=[v.pk for v in versions])
     hide_small = _deidentified(user)
     rows = []
     for version in versions:
@@ -139,6 +143,7 @@ def models_page(request: HttpRequest) -> HttpResponse:
                 ),
                 "assessments": assessments,
                 "outcomes": outcomes,
+                "feedback": feedback.for_risk_version(version.pk),
                 "curves": _curves(version) is not None,
                 "quality_url": reverse("dashboards:model_quality", args=[version.public_id]),
                 "card_url": reverse("prediction:model_detail", args=[version.public_id]),
@@ -150,6 +155,7 @@ def models_page(request: HttpRequest) -> HttpResponse:
         {
             "dashboard_tabs": dashboard_tabs(user, "dashboards:models"),
             "rows": rows,
+            "imaging_feedback": feedback.imaging,
             "min_outcomes": MIN_OUTCOMES,
             "hide_small": hide_small,
         },
@@ -190,6 +196,7 @@ def model_quality_page(request: HttpRequest, version_id: UUID) -> HttpResponse:
             "charts": charts,
             "card_url": reverse("prediction:model_detail", args=[version.public_id]),
             "min_outcomes": MIN_OUTCOMES,
+            "feedback": ai_feedback_for_risk_version(version_id=version.pk),
         },
     )
 
