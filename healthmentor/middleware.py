@@ -1,11 +1,12 @@
-"""Cross-cutting HTTP behaviour: session lifetime and caching of signed-in pages."""
+"""Cross-cutting HTTP behaviour: credentials that cannot be valid, session lifetime and caching
+of signed-in pages."""
 
 from collections.abc import Callable
 from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth import logout
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.utils import timezone
 
@@ -13,6 +14,30 @@ _STARTED = "auth_started_at"
 _ACTIVE = "auth_active_at"
 # Sent by the pages' background polls (htmx `hx-headers`): a poll is not the user being active.
 POLL_HEADER = "X-Background-Poll"
+
+
+class RefuseNulCredentialsMiddleware:
+    """A NUL character in the Authorization header or in a cookie is refused with a 400 before
+    anything looks it up: PostgreSQL cannot hold NUL in text, so the session or token lookup would
+    raise and answer a 500. No valid credential contains one."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        values = [request.headers.get("Authorization", ""), *request.COOKIES.values()]
+        if any("\x00" in value for value in values):
+            message = "The Authorization header or a cookie contains a NUL character."
+            if request.path.startswith("/fhir/"):
+                outcome = {
+                    "resourceType": "OperationOutcome",
+                    "issue": [{"severity": "error", "code": "invalid", "diagnostics": message}],
+                }
+                return JsonResponse(outcome, status=400, content_type="application/fhir+json")
+            if request.path.startswith("/api/"):
+                return JsonResponse({"detail": message}, status=400)
+            return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
 
 
 class SessionLifetimeMiddleware:
