@@ -30,6 +30,7 @@ from django.conf import settings
 from imaging.filecrypt import (
     CHUNK_BYTES,
     HEADER,
+    HKDF_INFO,
     FileKey,
     StoredFileCorrupt,
     decrypt_chunks,
@@ -58,13 +59,19 @@ def name_new(extension: str) -> str:
     return f"{FOLDER}/{token[:2]}/{token}{extension}"
 
 
-def path_of(name: str) -> Path:
-    """The absolute path of a stored name; ValueError for anything outside the imaging folder."""
-    root = (media_root() / FOLDER).resolve()
+def media_path_of(name: str, *, folder: str) -> Path:
+    """The absolute path of a name stored under MEDIA_ROOT/`folder` (imaging's, and the imports'
+    and support's sealed files); ValueError for anything outside that folder."""
+    root = (media_root() / folder).resolve()
     path = (media_root() / name).resolve()
     if not name or root not in path.parents:
-        raise ValueError("Not an imaging file name.")
+        raise ValueError(f"Not a file name of {folder}/.")
     return path
+
+
+def path_of(name: str) -> Path:
+    """The absolute path of a stored name; ValueError for anything outside the imaging folder."""
+    return media_path_of(name, folder=FOLDER)
 
 
 @dataclass(frozen=True)
@@ -125,18 +132,20 @@ def _seal(source: Path, target: Path) -> None:
 # --- keys ----------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=4)
-def _file_keys(secrets_: tuple[str, ...]) -> tuple[FileKey, ...]:
-    return tuple(file_key_derive(base64.urlsafe_b64decode(s.encode())) for s in secrets_)
+@lru_cache(maxsize=8)
+def _file_keys(secrets_: tuple[str, ...], info: bytes) -> tuple[FileKey, ...]:
+    return tuple(file_key_derive(base64.urlsafe_b64decode(s.encode()), info=info) for s in secrets_)
 
 
-def file_keys() -> tuple[FileKey, ...]:
-    """The originals' keys, newest (the one that encrypts) first, one per PHI_ENCRYPTION_KEYS
-    entry: rotating that setting rotates these, and an older key still decrypts."""
+def file_keys(*, info: bytes = HKDF_INFO) -> tuple[FileKey, ...]:
+    """The sealed files' keys, newest (the one that encrypts) first, one per PHI_ENCRYPTION_KEYS
+    entry: rotating that setting rotates these, and an older key still decrypts. `info` keeps the
+    keys of each kind of file apart (the originals' by default; imports and screenshots have
+    their own)."""
     keys = tuple(settings.PHI_ENCRYPTION_KEYS)
     if not keys:
         raise ValueError("PHI_ENCRYPTION_KEYS is empty.")
-    return _file_keys(keys)
+    return _file_keys(keys, info)
 
 
 # --- reading originals ---------------------------------------------------------------------------
