@@ -2,7 +2,6 @@
 (here: reading) the secret, and the pages break no rule of the Content Security Policy."""
 
 import os
-import shutil
 from base64 import b32decode
 from pathlib import Path
 
@@ -11,39 +10,14 @@ from django_otp.oath import totp
 
 from tests import factories
 
+# `page` is tests/playwright_fixtures.py's: one chromium for the whole session.
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 # Playwright's sync API runs an event loop in this thread; Django refuses ORM calls from such a
 # thread unless told this is a test.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-
-
-@pytest.fixture
-def page(live_server):
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian chromium is not installed (apt-get install -y chromium).")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-sync"],
-        )
-        context = browser.new_context(
-            base_url=live_server.url, viewport={"width": 1280, "height": 900}
-        )
-        tab = context.new_page()
-        errors: list[str] = []
-        # A CSP violation shows up as a console error: a failure of the page, not noise.
-        tab.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-        tab.on("pageerror", lambda exc: errors.append(str(exc)))
-        tab.console_errors = errors
-        yield tab
-        context.close()
-        browser.close()
 
 
 def _shot(page, name: str) -> None:
