@@ -195,6 +195,15 @@ GUIDES: tuple[Guide, ...] = (
         ("accounts:invite_create", "accounts:pending_users"),
     ),
     _guide(
+        "import-patients",
+        "Import patients and observations from a file",
+        frozenset({Role.CLINICIAN, Role.ADMIN}),
+        "Bring patients and their results in from another system: a FHIR Bundle or the CSV "
+        "template, checked row by row, with a report of every row refused.",
+        (),
+        ("interop:imports", "interop:import"),
+    ),
+    _guide(
         "getting-help",
         "Getting help",
         ALL_ROLES,
