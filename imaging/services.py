@@ -35,7 +35,7 @@ from accounts.audit import audit_record
 from accounts.models import AuditAction, User
 from accounts.services import notification_send
 from healthmentor.artifacts import ArtifactIntegrityError, manifest_read_verified
-from imaging import storage
+from imaging import softlimit, storage
 from imaging.intake import IntakeError, IntakeLimits, intake_inspect
 from imaging.loading import bundle_get, imaging_model_root
 from imaging.models import ImagingModelVersion, Study, StudyReport
@@ -313,7 +313,12 @@ def study_analyze(*, study_id: int) -> AnalyzeOutcome:
                 limits=intake_limits(),
                 timings=timings,
             )
+        softlimit.check()  # a soft limit that some library caught and went on from
+    except SoftTimeLimitExceeded:
+        return _fail_over_time(study, token)
     except IntakeError as error:
+        if softlimit.fired():  # the limit, caught and turned into "undecodable" on the way
+            return _fail_over_time(study, token)
         _fail(study, token, error.code, error.message)
         return AnalyzeOutcome(study_id, "failed")
     except FileNotFoundError:
@@ -328,12 +333,9 @@ def study_analyze(*, study_id: int) -> AnalyzeOutcome:
             "and was not analysed; upload it again.",
         )
         return AnalyzeOutcome(study_id, "failed")
-    except SoftTimeLimitExceeded:
-        # The same image would run out of time again: FAILED now, not after three limits.
-        logger.warning("study %s: analysis over its time limit", study_id)
-        _fail(study, token, "time_limit", _time_limit_reason())
-        return AnalyzeOutcome(study_id, "failed")
     except Exception as error:
+        if softlimit.fired():
+            return _fail_over_time(study, token)
         logger.exception("study %s: analysis error", study_id)
         if study.attempts >= settings.IMAGING_MAX_ATTEMPTS:
             _fail(study, token, "analysis_error", _gave_up_reason())
@@ -341,6 +343,13 @@ def study_analyze(*, study_id: int) -> AnalyzeOutcome:
         _release(study_id, token)
         raise TransientAnalysisError(f"study {study_id}: {type(error).__name__}") from None
     return _result_write(study, token, version, analysis)
+
+
+def _fail_over_time(study: Study, token: uuid.UUID) -> AnalyzeOutcome:
+    # The same image would run out of time again: FAILED now, not after three limits.
+    logger.warning("study %s: analysis over its time limit", study.pk)
+    _fail(study, token, "time_limit", _time_limit_reason())
+    return AnalyzeOutcome(study.pk, "failed")
 
 
 def _time_limit_reason() -> str:

@@ -17,7 +17,7 @@ from celery.signals import worker_process_init
 from django.conf import settings
 from django.db import DatabaseError, OperationalError
 
-from imaging import guard
+from imaging import guard, softlimit
 from imaging.services import (
     TransientAnalysisError,
     studies_sweep,
@@ -47,6 +47,7 @@ _guard: guard.MemoryGuard | None = None
 )
 def study_analyze_task(study_id: int) -> str:
     """Analyse study `study_id` (see imaging.services.study_analyze)."""
+    softlimit.arm()
     with _guard.watching(study_id) if _guard else contextlib.nullcontext():
         return study_analyze(study_id=study_id).outcome
 

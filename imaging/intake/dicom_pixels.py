@@ -11,6 +11,7 @@ from pydicom.dataset import Dataset
 from pydicom.pixels import get_decoder
 from pydicom.pixels.processing import apply_color_lut, apply_modality_lut, convert_color_space
 
+from imaging import softlimit
 from imaging.intake import dicom_values as dv
 from imaging.intake.dicom import DicomHeader
 from imaging.intake.errors import IntakeError
@@ -84,6 +85,30 @@ def _colour(
     return luminance(rgb_all), _to_uint8(rgb_all[0], bits)
 
 
+def _frames_decode(ds: Dataset, header: DicomHeader) -> tuple[np.ndarray, dict[str, str | int]]:
+    """Every frame's raw samples, (F, ...) in one array, and the decoder's properties. Frame by
+    frame, so that a soft time limit a decoding plugin swallowed (pydicom then tries the next
+    plugin) stops the decoding at the next frame."""
+    out: np.ndarray | None = None
+    properties: dict[str, str | int] = {}
+    try:
+        frames = get_decoder(header.transfer_syntax).iter_array(ds, raw=True)
+        for index in range(header.frames):
+            frame, properties = next(frames)
+            softlimit.check()
+            if out is None:
+                out = np.empty((header.frames, *frame.shape), dtype=frame.dtype)
+            out[index] = frame
+    except softlimit.SoftTimeLimitExceeded:
+        raise
+    except Exception as exc:  # decoder plugins raise anything from ValueError to RuntimeError
+        logger.info("dicom pixel decode failed: %s", type(exc).__name__)
+        raise undecodable() from None
+    if out is None:
+        raise undecodable()
+    return out, properties
+
+
 def dicom_decode(
     fp: BinaryIO, header: DicomHeader
 ) -> tuple[np.ndarray, np.ndarray | None, tuple[float, float] | None]:
@@ -93,10 +118,10 @@ def dicom_decode(
     fp.seek(0)
     try:
         ds = dcmread(fp, force=False)
-        arr, properties = get_decoder(header.transfer_syntax).as_array(ds, raw=True)
-    except Exception as exc:  # decoder plugins raise anything from ValueError to RuntimeError
-        logger.info("dicom pixel decode failed: %s", type(exc).__name__)
+    except Exception as exc:  # pydicom raises many types on malformed input
+        logger.info("dicom read failed: %s", type(exc).__name__)
         raise undecodable() from None
+    arr, properties = _frames_decode(ds, header)
     shape = (header.frames, header.rows, header.columns)
     samples = header.samples_per_pixel
     try:

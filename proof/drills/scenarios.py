@@ -436,8 +436,10 @@ def drill_bomb(ctx: Context) -> Outcome:
     it; attempts stay 1. The 17 other studies finish meanwhile.
 
     Time (a new worker, no memory ceiling, soft limit 3 s, hard 13 s): the same DICOM again runs
-    out of time: FAILED with a reason at once (soft limit), or, when the soft limit cannot be
-    delivered, the hard limit kills the child and the retries end FAILED. Two others finish.
+    out of time: FAILED with a reason at once (soft limit; pydicom catches it inside a decoding
+    plugin and tries the next one, so imaging.softlimit makes the decode stop at the next frame),
+    or, when the soft limit cannot be delivered, the hard limit kills the child and the retries
+    end FAILED. Two others finish.
     """
     memory_mb = 1024
     worker = ctx.worker(
@@ -476,6 +478,8 @@ def drill_bomb(ctx: Context) -> Outcome:
         others_done = wait_until(all_terminal(others), 120)
         others_s = round(time.monotonic() - started, 1)
         memory_finished = wait_until(all_terminal([bomb_study.pk, heavy.study_id]), 120)
+        # The guard writes FAILED, then kills its child; the pool reaps it a moment later.
+        wait_until(lambda: bool(children_before - set(workers.worker_children(worker))), 30)
         children_after = set(workers.worker_children(worker))
         memory_log = worker.output()
         ctx.workers_stop()
