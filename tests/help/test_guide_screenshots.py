@@ -9,8 +9,8 @@ Every name the registry (support/guides.py) lists is taken here, and nothing els
 if a guide names a screenshot this module does not take.
 
 The imaging study is written the way the worker writes one (the factory of the imaging tests,
-with a heatmap and a lesion mask drawn here), since training the CNN is not needed to show the
-page; the risk and benefit models are the real ones the other tests train once per run.
+with a heatmap and a lesion mask drawn here) and names the small real bundle the imaging tests
+train once per run as its model; the risk and benefit models are the real ones too.
 """
 
 import datetime as dt
@@ -31,7 +31,11 @@ from prediction.services import risk_assess
 from recommendations.services import recommendations_refresh
 from support.guides import GUIDES
 from tests import factories
-from tests.imaging.conftest import study_make
+from tests.imaging.conftest import (  # noqa: F401  (the session's trained bundle)
+    imaging_bundle_folder,
+    imaging_model,
+    study_make,
+)
 from tests.imaging.test_browser_pages import _overlays, _png, ct_frame
 from tests.playwright_fixtures import SCREENSHOTS
 
@@ -56,7 +60,7 @@ VIEWPORT = {"width": 1280, "height": 1000}
 
 
 @pytest.fixture
-def world(transactional_db, active_risk_models, benefit_model, settings):  # noqa: F811
+def world(transactional_db, active_risk_models, benefit_model, imaging_model, settings):  # noqa: F811
     """Built before the browser opens, so no query runs while chromium holds the server."""
     from imaging import services as imaging_services
 
@@ -152,7 +156,10 @@ def world(transactional_db, active_risk_models, benefit_model, settings):  # noq
         probabilities={"normal": 0.26, "nodule": 0.13, "opacity": 0.61},
         rows=256,
         columns=256,
+        version=imaging_model.version,
         uploaded_at=now - dt.timedelta(hours=2, minutes=10),
+        claimed_at=now - dt.timedelta(hours=2, minutes=9, seconds=56),
+        finished_at=now - dt.timedelta(hours=2, minutes=9, seconds=52),
         preview_name=storage.write(_png(lung.astype(np.uint8)), ".png"),
         heatmap_name=storage.write(heatmap, ".png"),
         mask_name=storage.write(mask, ".png"),
@@ -167,7 +174,10 @@ def world(transactional_db, active_risk_models, benefit_model, settings):  # noq
         predicted="normal",
         probabilities={"normal": 0.64, "nodule": 0.21, "opacity": 0.15},
         modality="DX",
+        version=imaging_model.version,
         uploaded_at=now - dt.timedelta(minutes=35),
+        claimed_at=now - dt.timedelta(minutes=34, seconds=57),
+        finished_at=now - dt.timedelta(minutes=34, seconds=53),
     )
     study_make(patient=others[1], by=clinician, state="queued", modality="DX")
 
