@@ -56,7 +56,7 @@ def guide_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def tour_state(request: HttpRequest) -> JsonResponse:
     """POST /help/tour/ (CSRF-protected): the tour of the user's current role was dismissed or
-    finished, so it is not shown by itself again. "Take the tour" re-opens it at any time."""
+    finished, so it is not shown by itself again. "Tour" in the top bar re-opens it at any time."""
     user = _user(request)
     seen = user_tour_seen_record(user=user, role=user.role)
     return JsonResponse({"role": user.role, "seen": seen})

@@ -1,7 +1,8 @@
 // The guided tour: a few steps per role, each pointing at a real element of the top bar. It opens by
-// itself for a role whose tour the user has not seen (the "Take the tour" button carries
-// data-tour-autostart), and from "Take the tour" at any time. Skipping it, Esc, or finishing it
-// tells the server (POST /help/tour/), so it does not open by itself again.
+// itself for a role whose tour the user has not seen (the top bar's "Tour" button carries
+// data-tour-autostart), and from "Tour" (or "Take the tour" in the help center) at any time.
+// Skipping it, Esc, or finishing it tells the server (POST /help/tour/), so it does not open by
+// itself again.
 // No library, no inline script or style (the CSP): positions are set through the CSSOM.
 "use strict";
 
@@ -15,7 +16,7 @@
   const AGAIN = {
     target: "[data-tour-open][data-tour-url]",
     title: "See this again",
-    text: "Take the tour shows these steps again whenever you like.",
+    text: "Tour, here in the top bar, shows these steps again whenever you like.",
   };
   const welcome = (text) => ({ target: null, title: "Welcome to Health Analysis Mentor", text });
 

@@ -100,7 +100,7 @@ def test_the_tour_opens_at_first_sign_in_steps_and_once_skipped_stays_closed(
     page.wait_for_load_state("networkidle")
     assert page.locator(DIALOG).count() == 0
 
-    # "Take the tour" opens it again; Esc closes it and gives the focus back to the button.
+    # "Tour" opens it again; Esc closes it and gives the focus back to the button.
     opener = page.locator(".usermenu [data-tour-open]")
     opener.click()
     dialog.wait_for()

@@ -1,5 +1,6 @@
 """In chromium: a clinician finds a risk estimate wrong, files a ticket from the result page
-("This result looks wrong"), and finds it under Help & support. Screenshots 40- and 41-."""
+("This result looks wrong"), and finds it under Help (the help center's "My tickets").
+Screenshots 40- and 41-."""
 
 from typing import Any
 
@@ -48,7 +49,7 @@ def test_a_clinician_files_a_ticket_from_a_result_and_sees_it_listed(world, page
     page.click("button:has-text('Send to support')")
     page.wait_for_url("**/support/tickets/*/")
     assert "is open" in page.inner_text(".messages")
-    page.click("header >> text=Help & support")
+    page.click("header a[href='/help/']")
     page.wait_for_url("**/help/")
     page.click("main >> text=My tickets")
     page.wait_for_url("**/support/")
