@@ -23,7 +23,8 @@ class AdminTwoFactorMiddleware:
     """Sends an unverified administrator (role admin, staff or superuser) to 2FA, from anywhere.
 
     Without a confirmed device they go to enrolment; with one, to the code prompt. The API gets a
-    JSON 403 instead of a redirect. Everything else, /admin/ included, is out of reach until then.
+    JSON 403 instead of a redirect, FHIR an OperationOutcome. Everything else, /admin/ included,
+    is out of reach until then.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -50,11 +51,16 @@ class AdminTwoFactorMiddleware:
         return path in self._open_paths or path.startswith((static, *_OPEN_PREFIXES))
 
     def _refuse(self, request: HttpRequest, user: User) -> HttpResponse:
+        words = "Administrators must complete two-factor authentication first."
         if request.path_info.startswith("/api/"):
-            return JsonResponse(
-                {"detail": "Administrators must complete two-factor authentication first."},
-                status=403,
-            )
+            return JsonResponse({"detail": words}, status=403)
+        if request.path_info.startswith("/fhir/"):
+            # FHIR clients read errors as an OperationOutcome, never an HTML redirect.
+            outcome = {
+                "resourceType": "OperationOutcome",
+                "issue": [{"severity": "error", "code": "security", "diagnostics": words}],
+            }
+            return JsonResponse(outcome, status=403, content_type="application/fhir+json")
         if user_has_second_factor(user=user):
             return redirect("accounts:login_otp")
         return redirect("accounts:otp_enroll")

@@ -347,6 +347,11 @@ def test_an_admin_without_a_device_is_sent_to_enrolment_from_everywhere(client, 
     api = client.get("/api/schema/")
     assert api.status_code == 403
     assert api.json()["detail"].startswith("Administrators must complete two-factor")
+    fhir = client.get("/fhir/metadata")
+    assert (fhir.status_code, fhir["Content-Type"]) == (403, "application/fhir+json")
+    issue = fhir.json()["issue"][0]
+    assert fhir.json()["resourceType"] == "OperationOutcome" and issue["code"] == "security"
+    assert issue["diagnostics"].startswith("Administrators must complete two-factor")
     enrol = client.get(ENROL)
     assert enrol.status_code == 200
     assert b"Administrators must use two-factor authentication" in enrol.content
