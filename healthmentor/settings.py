@@ -308,6 +308,9 @@ INTEROP_IMPORT_QUEUE_DEADLINE_S = env.int("INTEROP_IMPORT_QUEUE_DEADLINE_S", def
 INTEROP_IMPORT_LEASE_S = env.int("INTEROP_IMPORT_LEASE_S", default=300)
 INTEROP_IMPORT_MAX_ATTEMPTS = 3
 INTEROP_IMPORT_SWEEP_INTERVAL_S = env.int("INTEROP_IMPORT_SWEEP_INTERVAL_S", default=60)
+# Days an ended import keeps its uploaded file and its rejected-rows report (both PHI); the job's
+# counts stay. At least 1.
+INTEROP_IMPORT_KEEP_DAYS = max(1, env.int("INTEROP_IMPORT_KEEP_DAYS", default=30))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
 

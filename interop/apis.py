@@ -36,7 +36,7 @@ from interop.importing.selectors import (
 )
 from interop.models import ImportJob
 from interop.services import STORAGE_UNAVAILABLE, ImportRefused, import_submit
-from interop.views import report_response
+from interop.views import files_removed_words, report_response
 from patients.apis.base import StrictFieldsMixin, request_user
 
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
@@ -127,7 +127,14 @@ class ImportJobOut(serializers.Serializer):
     )
     failure = serializers.SerializerMethodField(help_text="When the state is failed; else null.")
     report_url = serializers.SerializerMethodField(
-        help_text="The rejected-rows report (CSV) once done; else null."
+        help_text="The rejected-rows report (CSV) once done; else null (also once the import's "
+        "files were removed, INTEROP_IMPORT_KEEP_DAYS after it ended)."
+    )
+    files_removed_at = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="When the uploaded file and the report were removed (kept a set number of "
+        "days after the import ended); null while they are kept.",
     )
     url = serializers.SerializerMethodField(help_text="This import in the API.")
     page_url = serializers.SerializerMethodField(help_text="This import as a web page.")
@@ -154,9 +161,9 @@ class ImportJobOut(serializers.Serializer):
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_report_url(self, job: ImportJob) -> str | None:
-        return (
-            _url(self, "api-imports-report", public_id=job.public_id) if job.report_name else None
-        )
+        if not job.report_name or job.files_removed_at:
+            return None
+        return _url(self, "api-imports-report", public_id=job.public_id)
 
     def get_url(self, job: ImportJob) -> str:
         return _url(self, "api-imports-detail", public_id=job.public_id)
@@ -209,6 +216,11 @@ class ReportDamaged(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The stored report failed its integrity check and is not served."
     default_code = "file_corrupt"
+
+
+class ReportRemoved(exceptions.APIException):
+    status_code = status.HTTP_410_GONE
+    default_code = "files_removed"
 
 
 class MayImport(BasePermission):
@@ -351,6 +363,10 @@ class ImportDetailApi(BaseApi):
             (200, "text/csv"): OpenApiTypes.BINARY,
             404: OpenApiResponse(description="No such import for you, or not done yet."),
             409: OpenApiResponse(description="The stored report failed its integrity check."),
+            410: OpenApiResponse(
+                description="The import's files were removed (INTEROP_IMPORT_KEEP_DAYS after it "
+                "ended); its counts remain."
+            ),
         },
     )
 )
@@ -363,6 +379,8 @@ class ImportReportApi(BaseApi):
 
     def get(self, request: Request, public_id: str) -> HttpResponseBase:
         job = _job(request, public_id, want="report")
+        if job.files_removed_at:
+            raise ReportRemoved(files_removed_words(job))
         if not job.report_name:
             raise exceptions.NotFound("The report is written when the import is done.")
         response = report_response(job)

@@ -91,6 +91,9 @@ class ImportJob(models.Model):
 
     # The rejected-rows report (CSV, encrypted).
     report_name = models.CharField(max_length=200, blank=True)
+    # The upload and the report hold PHI and are copies of what the record now holds (or of what
+    # it refused): the sweeper removes them INTEROP_IMPORT_KEEP_DAYS after the job ended.
+    files_removed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

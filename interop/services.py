@@ -18,7 +18,7 @@ Task messages carry the job's integer id only; logs carry ids and counts, never 
 import datetime as dt
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -365,11 +365,38 @@ def _finish(job_id: int, token: uuid.UUID, result: ImportResult) -> RunOutcome:
 class SweepReport:
     requeued: list[int]
     failed: list[int]
+    files_removed: list[int] = field(default_factory=list)
+
+
+def imports_files_remove(*, now: dt.datetime | None = None, batch: int = 200) -> list[int]:
+    """Remove the uploaded file and the rejected-rows report of jobs that ended more than
+    INTEROP_IMPORT_KEEP_DAYS ago; the job keeps its counts and says when its files went.
+    The row is marked first, so a page never offers a file that is going or gone."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(days=settings.INTEROP_IMPORT_KEEP_DAYS)
+    ended = ImportJob.objects.filter(
+        state__in=(ImportJob.State.DONE, ImportJob.State.FAILED),
+        finished_at__lt=cutoff,
+        files_removed_at__isnull=True,
+    )
+    removed: list[int] = []
+    for job_id, file_name, report_name in ended.values_list("pk", "file_name", "report_name")[
+        :batch
+    ]:
+        if ImportJob.objects.filter(pk=job_id, files_removed_at__isnull=True).update(
+            files_removed_at=now
+        ):
+            files.remove(file_name, report_name)
+            removed.append(job_id)
+    if removed:
+        logger.info("import sweep: removed the files of %d ended imports", len(removed))
+    return removed
 
 
 def imports_sweep(*, now: dt.datetime | None = None) -> SweepReport:
     """Re-enqueue jobs QUEUED past INTEROP_IMPORT_QUEUE_DEADLINE_S, take back jobs RUNNING past
-    their lease, fail those that used up their attempts, and remove work folders of killed runs.
+    their lease, fail those that used up their attempts, remove work folders of killed runs and
+    the files of jobs past INTEROP_IMPORT_KEEP_DAYS.
     Safe to run anywhere, any number of times: every change is a conditional UPDATE."""
     now = now or timezone.now()
     requeued: list[int] = []
@@ -392,6 +419,7 @@ def imports_sweep(*, now: dt.datetime | None = None) -> SweepReport:
             requeued.append(job_id)
             _enqueue(job_id)
     files.work_sweep(older_than_s=2 * max(settings.INTEROP_IMPORT_TIME_LIMIT_S, 60))
+    removed = imports_files_remove(now=now)
     if requeued or failed:
         logger.warning("import sweep: requeued %s, failed %s", requeued, failed)
-    return SweepReport(requeued=requeued, failed=failed)
+    return SweepReport(requeued=requeued, failed=failed, files_removed=removed)

@@ -29,6 +29,11 @@ def import_run_task(job_id: int) -> str:
 
 @shared_task(ignore_result=True)
 def imports_sweep_task() -> dict[str, list[int]]:
-    """Re-enqueue lost imports, take back dead workers' imports (see imports_sweep)."""
+    """Re-enqueue lost imports, take back dead workers' imports, remove old files (see
+    imports_sweep)."""
     report = imports_sweep()
-    return {"requeued": report.requeued, "failed": report.failed}
+    return {
+        "requeued": report.requeued,
+        "failed": report.failed,
+        "files_removed": report.files_removed,
+    }

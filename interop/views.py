@@ -18,6 +18,8 @@ from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -189,10 +191,21 @@ def import_status_data(job: ImportJob) -> dict[str, Any]:
         "failure_reason": job.failure_reason,
         "report_url": (
             reverse("interop:import_report", kwargs={"public_id": job.public_id})
-            if job.report_name
+            if job.report_name and not job.files_removed_at
             else ""
         ),
     }
+
+
+def files_removed_words(job: ImportJob) -> str:
+    """Why an ended import no longer offers its report ("" while it does)."""
+    if not job.files_removed_at:
+        return ""
+    return (
+        f"The uploaded file and the rejected-rows report were removed on "
+        f"{date_format(timezone.localtime(job.files_removed_at), 'j F Y')}: an import's files "
+        f"are kept {settings.INTEROP_IMPORT_KEEP_DAYS} days after it ends. Its counts remain."
+    )
 
 
 @login_required
@@ -202,7 +215,7 @@ def import_detail(request: AuthedRequest, public_id: UUID) -> HttpResponse:
     return render(
         request,
         "interop/import.html",
-        {"job": job, "status": import_status_data(job)},
+        {"job": job, "status": import_status_data(job), "files_removed": files_removed_words(job)},
     )
 
 
@@ -218,7 +231,12 @@ def import_status(request: AuthedRequest, public_id: UUID) -> JsonResponse:
 
 def report_response(job: ImportJob) -> HttpResponseBase:
     """The rejected-rows report as a CSV attachment (authenticated end to end before any byte is
-    sent); a 404 before the job is done, a plain-text 409 when the stored report is damaged."""
+    sent); a 404 before the job is done, a 410 once its files were removed, a plain-text 409
+    when the stored report is damaged."""
+    if job.files_removed_at:
+        return HttpResponse(
+            files_removed_words(job), status=410, content_type="text/plain; charset=utf-8"
+        )
     if not job.report_name:
         return HttpResponse(
             "The report is written when the import is done.",
