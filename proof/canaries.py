@@ -68,24 +68,23 @@ def markers_make() -> dict[str, str]:
 
 
 def _install_models(run: dict[str, Any]) -> None:
+    """The imaging bundle and the diabetes model, registered and active: what `make run` trained,
+    else small ones trained now, so the study ends DONE (heatmap, mask, draft report) and the
+    assessment runs: every place a result could carry PHI is written."""
     from django.conf import settings
 
     from imaging.services import imaging_model_register
+    from prediction.services import model_version_activate, model_version_register
+    from proof.models import imaging_bundle_install, risk_model_install
 
-    found = sorted((ROOT / "var" / "models" / "imaging").glob("*/*/manifest.json"))
-    if found:
-        source = found[-1].parent
-        folder = Path(settings.IMAGING_MODEL_ROOT) / source.parent.name / source.name
-        shutil.copytree(source, folder)
-        imaging_model_register(folder=folder, activate=True)
-        run["imaging_model"] = True
-    risk = sorted((Path(settings.RISK_MODEL_ROOT) / "diabetes").glob("*/manifest.json"))
-    if risk:
-        from prediction.services import model_version_activate, model_version_register
-
-        version = model_version_register(folder=risk[-1].parent)
-        model_version_activate(by=None, version=version)
-        run["risk_model"] = True
+    folder = imaging_bundle_install(Path(settings.IMAGING_MODEL_ROOT), name="canary-phantom-cnn")
+    imaging_model_register(folder=folder, activate=True)
+    run["imaging_model"] = True
+    version = model_version_register(
+        folder=risk_model_install(Path(settings.RISK_MODEL_ROOT), "diabetes")
+    )
+    model_version_activate(by=None, version=version)
+    run["risk_model"] = True
 
 
 def phase_run(out: Path, markers: dict[str, str]) -> dict[str, Any]:
@@ -300,7 +299,7 @@ def proof(keep: bool) -> dict[str, Any]:
             REDIS_CACHE_URL=redis_server.url(1),
             MEDIA_ROOT=str(root / "run" / "media"),
             IMAGING_MODEL_ROOT=str(root / "run" / "models" / "imaging"),
-            RISK_MODEL_ROOT=str(ROOT / "var" / "models" / "risk"),
+            RISK_MODEL_ROOT=str(root / "run" / "models" / "risk"),
             RECOMMENDATIONS_AUTO_REFRESH="true",
             LOG_LEVEL="DEBUG",
             PYTHONUNBUFFERED="1",

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from proof.drills.stack import Postgres, Redis
+from proof.models import imaging_bundle_install
 
 ROOT = Path(__file__).resolve().parents[2]
 # Short deadlines, so that a drill's recovery takes seconds, not the production minutes.
@@ -25,34 +26,6 @@ DRILL_ENV = {
     "IMAGING_SWEEP_INTERVAL_S": "1",
     "RECOMMENDATIONS_AUTO_REFRESH": "false",
 }
-TRAIN_SAMPLES = 300
-TRAIN_EPOCHS = 3
-
-
-def _bundle_install(model_root: Path) -> Path:
-    """A bundle under `model_root`: a copy of PROOF_IMAGING_BUNDLE or of the newest one under
-    var/models/imaging (what `make run` trained), else a small one trained now."""
-    source = os.environ.get("PROOF_IMAGING_BUNDLE")
-    if not source:
-        found = sorted(
-            (ROOT / "var" / "models" / "imaging").glob("*/*/manifest.json"),
-            key=lambda p: p.stat().st_mtime,
-        )
-        source = str(found[-1].parent) if found else ""
-    if source:
-        folder = model_root / Path(source).parent.name / Path(source).name
-        shutil.copytree(source, folder)
-        return folder
-    from imaging.ml.training import train_synthetic
-
-    trained = train_synthetic(
-        root=model_root,
-        name="drill-phantom-cnn",
-        samples=TRAIN_SAMPLES,
-        epochs=TRAIN_EPOCHS,
-        progress=False,
-    )
-    return Path(trained.folder)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         unknown = [n for n in names if n not in scenarios.DRILLS]
         if unknown:
             parser.error(f"unknown drills {unknown}; known: {', '.join(scenarios.DRILLS)}")
-        folder = _bundle_install(imaging_model_root())
+        folder = imaging_bundle_install(imaging_model_root(), name="drill-phantom-cnn")
         ctx = scenarios.Context(root=root, pg=pg, redis=redis, database_url=pg.url())
         ctx.version = imaging_model_register(folder=folder, activate=True)
         for name in names:
