@@ -27,7 +27,7 @@ ROWS = (  # (MRN, systolic mmHg, time): the 400 is outside the plausible range
 @pytest.fixture
 def world(live_worker) -> dict[str, Any]:
     """Built before the page fixture, so no query runs while chromium holds the server."""
-    clinician = factories.ClinicianFactory(email=EMAIL, tours_seen=["clinician"])
+    clinician: Any = factories.ClinicianFactory(email=EMAIL, tours_seen=["clinician"])
     team = factories.care_team_make(name="Cardiology clinic", members=[clinician])
     return {"clinician": clinician, "team": team}
 
