@@ -9,8 +9,6 @@ decoded, with billiard's handler in place as in a worker child.
 
 import os
 import signal
-import threading
-import time
 
 import pytest
 from billiard.pool import soft_timeout_sighandler
@@ -50,23 +48,39 @@ def test_arm_changes_no_handler_outside_a_worker_child():
     softlimit.check()  # nothing fired: no exception
 
 
-def test_the_signal_stops_a_long_decode_within_a_frame(tmp_path, worker_child_signals):
-    path = long_dicom(tmp_path, frames=600)
-    started = time.monotonic()
-    full = pixels_decode(path, "dicom", limits=IntakeLimits())  # how long the whole takes here
-    whole_s = time.monotonic() - started
-    assert full.frames.shape == (600, 512, 512)
-    del full
+def test_the_signal_inside_a_decoding_plugin_stops_the_decode_at_the_next_frame(
+    tmp_path, worker_child_signals, monkeypatch
+):
+    """The real signal, delivered while a plugin decodes frame 5 (not after a wall-clock delay:
+    how long a decode takes varies several-fold on a shared machine): pydicom catches the
+    exception and decodes the frame with its next plugin; the decode stops right after."""
+    from pydicom.pixels import get_decoder
+    from pydicom.uid import RLELossless
 
-    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGUSR1))
-    started = time.monotonic()
-    timer.start()
+    decoder = get_decoder(RLELossless)
+    calls = []
+
+    def counted(name, plugin):
+        def decode(*args, **kwargs):
+            calls.append(name)
+            if len(calls) == 5:
+                os.kill(os.getpid(), signal.SIGUSR1)  # the handler runs here, inside the plugin
+            return plugin(*args, **kwargs)
+
+        return decode
+
+    for name, plugin in list(decoder._available.items()):
+        monkeypatch.setitem(decoder._available, name, counted(name, plugin))
+    path = long_dicom(tmp_path, frames=50)
+
     with pytest.raises(softlimit.SoftTimeLimitExceeded):
         pixels_decode(path, "dicom", limits=IntakeLimits())
-    stopped_s = time.monotonic() - started
-    timer.join()
+
     assert softlimit.fired() is True
-    assert stopped_s < 0.3 + whole_s / 2, (stopped_s, whole_s)
+    # Frames 1-4 decoded; frame 5 interrupted inside its plugin, and pydicom decoded it again
+    # (the swallowed limit: it logs "failed to decode the frame at index 4" and retries with
+    # the plugins it has); then the decode stopped: no sixth frame was started.
+    assert len(calls) == 6, calls
 
 
 def test_a_limit_a_plugin_swallowed_stops_the_decode_at_the_next_frame(
