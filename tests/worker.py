@@ -139,6 +139,8 @@ def worker_start(
                 *("--pool", "prefork", "--hostname", nodename, "--loglevel", "INFO"),
                 # Nothing to gain from other nodes, and each costs start-up seconds.
                 *("--without-gossip", "--without-mingle", "--without-heartbeat"),
+                # Test-only task hooks (the database is flushed under this worker).
+                *("--include", "tests.worker_hooks"),
             ],
             cwd=ROOT,
             env=env,
