@@ -435,7 +435,7 @@ def drill_bomb(ctx: Context) -> Outcome:
     1 GB: the memory guard fails the study with a reason and kills the child, the pool replaces
     it; attempts stay 1. The 17 other studies finish meanwhile.
 
-    Time (a new worker, no memory ceiling, soft limit 3 s, hard 13 s): the same DICOM again runs
+    Time (a new worker, no memory ceiling, soft limit 1 s, hard 11 s): the same DICOM again runs
     out of time: FAILED with a reason at once (soft limit; pydicom catches it inside a decoding
     plugin and tries the next one, so imaging.softlimit makes the decode stop at the next frame),
     or, when the soft limit cannot be delivered, the hard limit kills the child and the retries
@@ -484,9 +484,11 @@ def drill_bomb(ctx: Context) -> Outcome:
         memory_log = worker.output()
         ctx.workers_stop()
 
+        # Soft limit 1 s: decoding this DICOM took 2.6-13 s in a fresh process on this shared
+        # machine, from one minute to the next; a normal study takes well under 0.5 s.
         worker = ctx.worker(
-            IMAGING_TASK_TIME_LIMIT_S="13",
-            IMAGING_RUN_LEASE_S="19",
+            IMAGING_TASK_TIME_LIMIT_S="11",
+            IMAGING_RUN_LEASE_S="17",
             IMAGING_WORKER_MEMORY_LIMIT_MB="0",
         )
         slow = upload(world, slow_dicom(), "series.dcm")
