@@ -36,7 +36,7 @@ from interop.importing.selectors import (
 )
 from interop.models import ImportJob
 from interop.services import STORAGE_UNAVAILABLE, ImportRefused, import_submit
-from interop.views import files_removed_words, report_response
+from interop.views import report_response
 from patients.apis.base import StrictFieldsMixin, request_user
 
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
@@ -161,7 +161,7 @@ class ImportJobOut(serializers.Serializer):
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_report_url(self, job: ImportJob) -> str | None:
-        if not job.report_name or job.files_removed_at:
+        if not job.report_available:
             return None
         return _url(self, "api-imports-report", public_id=job.public_id)
 
@@ -212,15 +212,13 @@ class ImportRefusedError(exceptions.APIException):
             self.wait = 60
 
 
-class ReportDamaged(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The stored report failed its integrity check and is not served."
-    default_code = "file_corrupt"
+class ReportUnavailable(exceptions.APIException):
+    """The web download's refusal (interop.views.report_response: 404 not done or missing, 409
+    damaged, 410 removed), with its words, as the API's JSON error."""
 
-
-class ReportRemoved(exceptions.APIException):
-    status_code = status.HTTP_410_GONE
-    default_code = "files_removed"
+    def __init__(self, refusal: HttpResponseBase) -> None:
+        self.status_code = refusal.status_code
+        super().__init__(detail=getattr(refusal, "content", b"").decode())
 
 
 class MayImport(BasePermission):
@@ -379,15 +377,9 @@ class ImportReportApi(BaseApi):
 
     def get(self, request: Request, public_id: str) -> HttpResponseBase:
         job = _job(request, public_id, want="report")
-        if job.files_removed_at:
-            raise ReportRemoved(files_removed_words(job))
-        if not job.report_name:
-            raise exceptions.NotFound("The report is written when the import is done.")
         response = report_response(job)
-        if response.status_code == 409:
-            raise ReportDamaged
         if response.status_code != 200:
-            raise exceptions.NotFound("The report is missing from storage.")
+            raise ReportUnavailable(response)
         audit_request(
             request._request,
             action=AuditAction.EXPORT,

@@ -106,6 +106,11 @@ class ImportJob(models.Model):
         return f"Import {self.public_id} ({self.format}, {self.state})"
 
     @property
+    def report_available(self) -> bool:
+        """The rejected-rows report is written and its files were not removed yet."""
+        return bool(self.report_name) and self.files_removed_at is None
+
+    @property
     def is_pending(self) -> bool:
         return self.state in (self.State.QUEUED, self.State.RUNNING)
 

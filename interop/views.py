@@ -191,7 +191,7 @@ def import_status_data(job: ImportJob) -> dict[str, Any]:
         "failure_reason": job.failure_reason,
         "report_url": (
             reverse("interop:import_report", kwargs={"public_id": job.public_id})
-            if job.report_name and not job.files_removed_at
+            if job.report_available
             else ""
         ),
     }

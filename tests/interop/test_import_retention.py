@@ -79,3 +79,26 @@ def test_the_page_the_download_and_the_api_say_the_files_went(clinician, team, c
     assert detail["report_url"] is None and detail["files_removed_at"]
     gone = api.get(f"/api/v1/imports/{job.public_id}/report.csv")
     assert gone.status_code == 410 and "kept 30 days" in gone.json()["detail"]
+
+
+def test_the_api_answers_each_refusal_of_the_report_with_its_status_and_words(clinician, team):
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=clinician).key}")
+    pending = import_submit(
+        by=clinician, care_team=team.public_id, upload=io.BytesIO(csv_file(csv_line()))
+    )
+    waiting = api.get(f"/api/v1/imports/{pending.public_id}/report.csv")
+    assert waiting.status_code == 404
+    assert waiting.json()["detail"] == "The report is written when the import is done."
+
+    damaged = ended(clinician, team, days_ago=1)
+    path = files.path_of(damaged.report_name)
+    sealed = bytearray(path.read_bytes())
+    sealed[-1] ^= 1
+    path.write_bytes(bytes(sealed))
+    refused = api.get(f"/api/v1/imports/{damaged.public_id}/report.csv")
+    assert refused.status_code == 409 and "integrity check" in refused.json()["detail"]
+
+    path.unlink()
+    missing = api.get(f"/api/v1/imports/{damaged.public_id}/report.csv")
+    assert missing.status_code == 404 and "missing" in missing.json()["detail"]
