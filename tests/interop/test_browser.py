@@ -13,6 +13,7 @@ import pytest
 from interop.importing.tabular import TEMPLATE_COLUMNS
 from patients.models import Observation, Patient
 from tests import factories
+from tests.interop.test_import_service import csv_file, csv_line
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.slow]
 
@@ -30,31 +31,6 @@ def world(live_worker) -> dict[str, Any]:
     clinician: Any = factories.ClinicianFactory(email=EMAIL, tours_seen=["clinician"])
     team = factories.care_team_make(name="Cardiology clinic", members=[clinician])
     return {"clinician": clinician, "team": team}
-
-
-def filled_template(template: str, folder: Path) -> Path:
-    """The downloaded template with its example lines replaced by ours."""
-    header = next(csv.reader(io.StringIO(template)))
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
-    for mrn, value, at in ROWS:
-        row = dict.fromkeys(header, "")
-        row.update(
-            mrn=mrn,
-            given_name="Brow",
-            family_name=f"Ser{mrn[-1]}",
-            birth_date="1961-04-04",
-            sex="male",
-            observation_code="8480-6",
-            observation_value=value,
-            observation_unit="mm[Hg]",
-            observation_time=at,
-        )
-        writer.writerow([row[name] for name in header])
-    path = folder / "clinic-export.csv"
-    path.write_text(out.getvalue(), encoding="utf-8")
-    return path
 
 
 def upload_and_wait(page: Any, path: Path, team: Any) -> None:
@@ -87,7 +63,16 @@ def test_a_clinician_imports_a_csv_made_from_the_template(world, page, screensho
     assert next(csv.reader(io.StringIO(template))) == list(TEMPLATE_COLUMNS)
     screenshot("interop-import-page")
 
-    path = filled_template(template, tmp_path)
+    # The template's header and one line per reading (the service tests' rows).
+    path = tmp_path / "clinic-export.csv"
+    path.write_bytes(
+        csv_file(
+            *(
+                csv_line(mrn=mrn, given="Brow", family="Ser", born="1961-04-04", value=value, at=at)
+                for mrn, value, at in ROWS
+            )
+        )
+    )
     upload_and_wait(page, path, world["team"])
     assert page.inner_text("[data-import-percent]").strip() == "100 %"
     # BRW-2 is created: only its reading is refused.
