@@ -6,24 +6,33 @@ import shutil
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+MADE_BY_RUN = ROOT / "var" / "models"  # <kind>/<name or disease>/<version>/manifest.json
 TRAIN_SAMPLES = 300
 TRAIN_EPOCHS = 3
+
+
+def _copied(source: Path | None, model_root: Path) -> Path | None:
+    """A copy of the artifact folder `source` as model_root/<its parent's name>/<its name>."""
+    if source is None:
+        return None
+    folder = model_root / source.parent.name / source.name
+    shutil.copytree(source, folder)
+    return folder
+
+
+def _newest(folder: Path, pattern: str) -> Path | None:
+    found = sorted(folder.glob(pattern), key=lambda p: p.stat().st_mtime)
+    return found[-1].parent if found else None
 
 
 def imaging_bundle_install(model_root: Path, *, name: str = "proof-phantom-cnn") -> Path:
     """A bundle under `model_root`: a copy of PROOF_IMAGING_BUNDLE or of the newest one under
     var/models/imaging (what `make run` trained), else a small one trained now."""
-    source = os.environ.get("PROOF_IMAGING_BUNDLE")
-    if not source:
-        found = sorted(
-            (ROOT / "var" / "models" / "imaging").glob("*/*/manifest.json"),
-            key=lambda p: p.stat().st_mtime,
-        )
-        source = str(found[-1].parent) if found else ""
-    if source:
-        folder = model_root / Path(source).parent.name / Path(source).name
-        shutil.copytree(source, folder)
-        return folder
+    lent = os.environ.get("PROOF_IMAGING_BUNDLE")
+    source = Path(lent) if lent else _newest(MADE_BY_RUN / "imaging", "*/*/manifest.json")
+    copied = _copied(source, model_root)
+    if copied is not None:
+        return copied
     from imaging.ml.training import train_synthetic
 
     trained = train_synthetic(
@@ -35,12 +44,9 @@ def imaging_bundle_install(model_root: Path, *, name: str = "proof-phantom-cnn")
 def risk_model_install(model_root: Path, disease: str) -> Path:
     """A `disease` artifact under `model_root`: a copy of the newest one under var/models/risk
     (what `make run` trained), else one trained now."""
-    found = sorted((ROOT / "var" / "models" / "risk" / disease).glob("*/manifest.json"))
-    if found:
-        source = found[-1].parent
-        folder = model_root / disease / source.name
-        shutil.copytree(source, folder)
-        return folder
+    copied = _copied(_newest(MADE_BY_RUN / "risk" / disease, "*/manifest.json"), model_root)
+    if copied is not None:
+        return copied
     from prediction.ml.training import save_trained, train_disease
 
     return Path(save_trained(train_disease(disease), model_root))
