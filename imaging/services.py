@@ -454,7 +454,7 @@ def _result_write(
         logger.info("study %s: claim lost before the result was written", study.pk)
         return AnalyzeOutcome(study.pk, "lost_claim")
     except BaseException:
-        if not committed:
+        if not committed and not _result_named(study.pk, names):
             storage.remove(*names)
         raise
     logger.info(
@@ -465,6 +465,22 @@ def _result_write(
 
 class _LostClaim(Exception):
     pass
+
+
+def _result_named(study_id: int, names: list[str]) -> bool:
+    """Whether the study's row names these files, asked after an error left it unclear: a signal
+    (the worker's shutdown, a time limit) can land after the database committed the DONE row and
+    before our on_commit callback ran. When the question cannot be answered, the files are kept:
+    an orphan costs disk, a DONE study without its images loses the result."""
+    fields = ("preview_name", "heatmap_name", "mask_name", "frame_name")
+    named = {field: name for field, name in zip(fields, names, strict=True) if name}
+    if not named:
+        return False
+    try:
+        return Study.objects.filter(pk=study_id, **named).exists()
+    except BaseException:  # the connection is gone too: keep the files
+        logger.warning("study %s: result files kept, their commit could not be checked", study_id)
+        return True
 
 
 # --- sweeper -------------------------------------------------------------------------------------

@@ -39,6 +39,31 @@ def _post(user, patient):
     return api.post(STUDIES, {"patient": str(patient.public_id), "image": image}, "multipart")
 
 
+def _done_analysis() -> SimpleNamespace:
+    """What study_run hands to _result_write for a finished analysis (no mask)."""
+    return SimpleNamespace(
+        frame_raw=np.zeros((4, 4), dtype=np.float32),
+        preview_png=b"preview",
+        heatmap_png=b"heatmap",
+        mask_png=b"",
+        timings=Timings(),
+        probabilities={"normal": 0.9, "nodule": 0.1},
+        predicted_class="normal",
+        abnormal_probability=0.1,
+        key_frame=0,
+        lesion_area_px=None,
+        lesion_area_mm2=None,
+        frames_analysed=1,
+    )
+
+
+def _assert_done_with_its_files(study: Study) -> None:
+    study.refresh_from_db()
+    assert study.state == Study.State.DONE
+    for name in (study.preview_name, study.heatmap_name, study.frame_name):
+        assert name and storage.path_of(name).is_file(), name
+
+
 @pytest.mark.parametrize("step", ["receive", "store"])
 def test_an_upload_the_store_cannot_take_is_a_503_with_retry_after_and_keeps_nothing(
     step, clinician, patient, settings, monkeypatch
@@ -124,25 +149,33 @@ def test_an_error_after_the_result_committed_keeps_the_done_studys_files(
         transaction.on_commit(_full)
 
     monkeypatch.setattr(services, "_notify", after_commit_fails)
-    analysis = SimpleNamespace(
-        frame_raw=np.zeros((4, 4), dtype=np.float32),
-        preview_png=b"preview",
-        heatmap_png=b"heatmap",
-        mask_png=b"",
-        timings=Timings(),
-        probabilities={"normal": 0.9, "nodule": 0.1},
-        predicted_class="normal",
-        abnormal_probability=0.1,
-        key_frame=0,
-        lesion_area_px=None,
-        lesion_area_mm2=None,
-        frames_analysed=1,
-    )
+    analysis = _done_analysis()
 
     with pytest.raises(OSError):
         services._result_write(study, study.claim_token, None, analysis)
 
-    study.refresh_from_db()
-    assert study.state == Study.State.DONE
-    for name in (study.preview_name, study.heatmap_name, study.frame_name):
-        assert name and storage.path_of(name).is_file(), name
+    _assert_done_with_its_files(study)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_shutdown_landing_between_the_commit_and_its_callbacks_keeps_the_done_studys_files(
+    clinician, patient, monkeypatch
+):
+    """Found by the model-corruption drill in CI: the worker's cold shutdown raises SystemExit in
+    the child; when it lands as the DONE row's COMMIT returns, before Django runs the on_commit
+    callbacks, the row is DONE and must keep the files it names."""
+    from django.db import connection
+
+    study = study_make(patient=patient, by=clinician, state=Study.State.RUNNING)
+
+    def shutdown(*_: object, **__: object) -> None:
+        raise SystemExit(0)
+
+    monkeypatch.setattr(connection, "run_and_clear_commit_hooks", shutdown)
+    analysis = _done_analysis()
+
+    with pytest.raises(SystemExit):
+        services._result_write(study, study.claim_token, None, analysis)
+    monkeypatch.undo()
+
+    _assert_done_with_its_files(study)
