@@ -386,6 +386,10 @@ def _gave_up_reason() -> str:
     )
 
 
+# The study's result files, in the order _result_write writes them.
+RESULT_FILE_FIELDS = ("preview_name", "heatmap_name", "mask_name", "frame_name")
+
+
 def _result_write(
     study: Study, token: uuid.UUID, version: ImagingModelVersion, analysis: Any
 ) -> AnalyzeOutcome:
@@ -412,12 +416,8 @@ def _result_write(
         raise
     # "write" is the files; the row's own commit is part of the queue overhead the bench reports.
     timings = {**analysis.timings.ms, "write": round((time.perf_counter() - write_start) * 1000, 2)}
-    # The files belong to the row once it has committed: an error after the commit (in an
-    # on_commit callback, or a time limit landing there) must not delete a DONE study's files.
-    committed: list[bool] = []
     try:
         with transaction.atomic():
-            transaction.on_commit(lambda: committed.append(True))
             updated = Study.objects.filter(
                 pk=study.pk, claim_token=token, state=Study.State.RUNNING
             ).update(
@@ -434,10 +434,7 @@ def _result_write(
                 key_frame=analysis.key_frame,
                 lesion_area_px=analysis.lesion_area_px,
                 lesion_area_mm2=analysis.lesion_area_mm2,
-                preview_name=names[0],
-                heatmap_name=names[1],
-                mask_name=names[2],
-                frame_name=names[3],
+                **dict(zip(RESULT_FILE_FIELDS, names, strict=True)),
                 timings={**timings, "frames_analysed": analysis.frames_analysed},
             )
             if not updated:
@@ -454,7 +451,7 @@ def _result_write(
         logger.info("study %s: claim lost before the result was written", study.pk)
         return AnalyzeOutcome(study.pk, "lost_claim")
     except BaseException:
-        if not committed and not _result_named(study.pk, names):
+        if not _result_named(study.pk, names):
             storage.remove(*names)
         raise
     logger.info(
@@ -468,12 +465,12 @@ class _LostClaim(Exception):
 
 
 def _result_named(study_id: int, names: list[str]) -> bool:
-    """Whether the study's row names these files, asked after an error left it unclear: a signal
-    (the worker's shutdown, a time limit) can land after the database committed the DONE row and
-    before our on_commit callback ran. When the question cannot be answered, the files are kept:
-    an orphan costs disk, a DONE study without its images loses the result."""
-    fields = ("preview_name", "heatmap_name", "mask_name", "frame_name")
-    named = {field: name for field, name in zip(fields, names, strict=True) if name}
+    """Whether the study's row names these files, asked after an error: the files belong to the
+    row once it has committed, and an error can come after the commit (an on_commit callback
+    failing, or a signal such as the worker's shutdown or a time limit landing as the COMMIT
+    returns). When the question cannot be answered, the files are kept: an orphan costs disk, a
+    DONE study without its images loses the result."""
+    named = {field: name for field, name in zip(RESULT_FILE_FIELDS, names, strict=True) if name}
     if not named:
         return False
     try:

@@ -179,3 +179,20 @@ def test_a_shutdown_landing_between_the_commit_and_its_callbacks_keeps_the_done_
     monkeypatch.undo()
 
     _assert_done_with_its_files(study)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_error_before_the_result_committed_leaves_none_of_its_files(
+    clinician, patient, settings, monkeypatch
+):
+    """The other side of the two tests above: the row rolled back, so its files are orphans."""
+    study = study_make(patient=patient, by=clinician, state=Study.State.RUNNING)
+    kept = set(_files(settings))
+    monkeypatch.setattr(services, "_notify", _full)
+
+    with pytest.raises(OSError):
+        services._result_write(study, study.claim_token, None, _done_analysis())
+
+    assert set(_files(settings)) == kept
+    study.refresh_from_db()
+    assert study.state == Study.State.RUNNING
